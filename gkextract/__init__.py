@@ -1,0 +1,3 @@
+"""gkextract: Chinese government information-disclosure annual reports → SQLite."""
+
+__version__ = "0.1.0"

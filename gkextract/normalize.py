@@ -7,6 +7,7 @@ user actually has.  ``Normalized.to_original`` maps a span back.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,12 @@ class Normalized:
         if i >= len(self._map):
             return len(self.original)
         return self._map[i]
+
+    def from_original(self, orig: int) -> int:
+        """The first normalised index whose original offset is at or after ``orig``."""
+        if self._map is None:
+            return orig
+        return bisect.bisect_left(self._map, orig)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a half-open span of the normalised text to the original text."""

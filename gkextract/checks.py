@@ -1,0 +1,109 @@
+"""The tables' own consistency rules, each stored as pass, fail or skipped.
+
+Table 2 states its rule in its header (第一项加第二项之和，等于第三项加第四项之和);
+the others follow from the layout.  A rule over a NULL or misaligned cell is
+skipped, with the reason, never evaluated as if the cell were zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .tables import APPLICANT_COLS, APPLICANT_PARTS, RESULT_ROWS, REVIEW_ROWS, StatTable
+
+CheckStatus = Literal["pass", "fail", "skipped"]
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Check:
+    check_id: str       # stable: "applications.balance.total"
+    table: str
+    rule: str           # human wording of the rule
+    status: CheckStatus
+    expected: float | None
+    actual: float | None
+    reason: str | None
+
+
+def _sum(table: StatTable, cells: list[tuple[str, str]]) -> tuple[float | None, str | None]:
+    total = 0.0
+    for row, col in cells:
+        c = table.cell(row, col)
+        if c.value is None:
+            return None, f"{row}.{col} is {c.status}"
+        total += c.value
+    return total, None
+
+
+def _compare(check_id: str, table: StatTable, rule: str, lhs: list[tuple[str, str]],
+             rhs: list[tuple[str, str]]) -> Check:
+    """expected = sum(lhs), actual = sum(rhs)."""
+    expected, why_l = _sum(table, lhs)
+    actual, why_r = _sum(table, rhs)
+    if why_l or why_r:
+        return Check(check_id, table.key, rule, "skipped", expected, actual, why_l or why_r)
+    assert expected is not None and actual is not None
+    ok = abs(expected - actual) < _EPS
+    reason = None if ok else f"differs by {_fmt(actual - expected)}"
+    return Check(check_id, table.key, rule, "pass" if ok else "fail", _clean(expected), _clean(actual), reason)
+
+
+def _clean(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else x
+
+
+def _fmt(x: float) -> str:
+    return f"{_clean(x):+}"
+
+
+def check_applications(t: StatTable) -> list[Check]:
+    if t.status == "missing":
+        return []
+    out: list[Check] = []
+    for col in APPLICANT_COLS:
+        out.append(_compare(
+            f"applications.balance.{col.key}", t,
+            f"{col.label}: 本年新收 + 上年结转 = 办理结果总计 + 结转下年度",
+            [("new_received", col.key), ("carried_over", col.key)],
+            [("total_handled", col.key), ("carried_forward", col.key)],
+        ))
+    for col in APPLICANT_COLS:
+        out.append(_compare(
+            f"applications.results_sum.{col.key}", t,
+            f"{col.label}: （七）总计 = （一）至（六）之和",
+            [(r, col.key) for r in RESULT_ROWS[t.template or "2019"]],
+            [("total_handled", col.key)],
+        ))
+    for row in t.rows:
+        out.append(_compare(
+            f"applications.row_total.{row.key}", t,
+            f"{row.label or row.key}: 总计 = 各类申请人之和",
+            [(row.key, c) for c in APPLICANT_PARTS],
+            [(row.key, "total")],
+        ))
+    return out
+
+
+def check_review_litigation(t: StatTable) -> list[Check]:
+    if t.status == "missing":
+        return []
+    return [
+        _compare(
+            f"review_litigation.row_total.{rd.key}", t,
+            f"{rd.label}: 总计 = 维持 + 纠正 + 其他 + 尚未审结",
+            [(rd.key, c) for c in ("upheld", "corrected", "other", "pending")],
+            [(rd.key, "total")],
+        )
+        for rd in REVIEW_ROWS
+    ]
+
+
+def run_checks(tables: dict[str, StatTable]) -> list[Check]:
+    out: list[Check] = []
+    if "applications" in tables:
+        out += check_applications(tables["applications"])
+    if "review_litigation" in tables:
+        out += check_review_litigation(tables["review_litigation"])
+    return out

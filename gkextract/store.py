@@ -1,0 +1,190 @@
+"""The SQLite database: schema migrations and transactional writes.
+
+Plain SQLite with clear table names, so Datasette, pandas and DuckDB open it
+as is.  Every schema change is a numbered migration recorded in
+``schema_migrations``; opening an older database upgrades it in place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _m001_ingest(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE reports (
+            id TEXT PRIMARY KEY,            -- sha256 of the decoded text, first 16 hex digits
+            source_path TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            format TEXT NOT NULL,           -- txt | html | docx | pdf
+            encoding TEXT,
+            n_chars INTEGER NOT NULL,
+            title TEXT,
+            issuer TEXT,
+            issuer_source TEXT,             -- title | signature
+            year INTEGER,                   -- the statistical year
+            year_source TEXT,
+            publication_date TEXT,
+            level TEXT,                     -- province | city | county | township | department
+            province TEXT,
+            city TEXT,
+            county TEXT,
+            region_code TEXT,
+            template TEXT,                  -- 2019 | 2021
+            status TEXT NOT NULL,           -- complete | partial
+            problems TEXT NOT NULL,         -- JSON list of what is missing or misaligned
+            text TEXT NOT NULL,             -- the original text; every span points into it
+            ingested_at TEXT NOT NULL,
+            gkextract_version TEXT NOT NULL
+        );
+        CREATE INDEX reports_region ON reports(province, city, county);
+        CREATE INDEX reports_year ON reports(year);
+
+        CREATE TABLE sections (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,             -- overview | proactive | applications | review_litigation | problems | other | preamble | signature
+            ordinal INTEGER NOT NULL,
+            status TEXT NOT NULL,           -- found | missing
+            heading TEXT,
+            span_start INTEGER,            -- offsets into reports.text; the span includes the heading
+            span_end INTEGER,
+            body_start INTEGER,
+            text TEXT,
+            PRIMARY KEY (report_id, kind)
+        );
+
+        CREATE TABLE section_items (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            marker TEXT NOT NULL,
+            title TEXT NOT NULL,
+            span_start INTEGER NOT NULL,
+            span_end INTEGER NOT NULL,
+            PRIMARY KEY (report_id, kind, idx)
+        );
+
+        CREATE TABLE stat_tables (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            table_key TEXT NOT NULL,        -- proactive | applications | review_litigation
+            template TEXT,
+            layout TEXT,
+            status TEXT NOT NULL,           -- ok | partial | misaligned | missing
+            notes TEXT NOT NULL,            -- JSON list
+            PRIMARY KEY (report_id, table_key)
+        );
+
+        CREATE TABLE table_rows (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            table_key TEXT NOT NULL,
+            row_key TEXT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            label TEXT,                     -- as written in the report
+            status TEXT NOT NULL,           -- ok | misaligned | missing
+            raw_cells TEXT NOT NULL,        -- JSON list, kept verbatim whatever the status
+            note TEXT,
+            PRIMARY KEY (report_id, table_key, row_key)
+        );
+
+        CREATE TABLE table_cells (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            table_key TEXT NOT NULL,
+            row_key TEXT NOT NULL,
+            col_key TEXT NOT NULL,
+            row_label TEXT NOT NULL,
+            col_label TEXT NOT NULL,
+            raw TEXT,                       -- the cell as written; NULL when there was none
+            value NUMERIC,                  -- NULL unless reported: empty is not zero
+            unit TEXT,                      -- 万元 for money
+            status TEXT NOT NULL,           -- ok | empty | not_applicable | unparsed | misaligned | missing
+            PRIMARY KEY (report_id, table_key, row_key, col_key)
+        );
+
+        CREATE TABLE checks (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            check_id TEXT NOT NULL,
+            table_key TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            status TEXT NOT NULL,           -- pass | fail | skipped
+            expected NUMERIC,
+            actual NUMERIC,
+            reason TEXT,
+            PRIMARY KEY (report_id, check_id)
+        );
+
+        CREATE TABLE files (
+            path TEXT PRIMARY KEY,          -- absolute path of an input file
+            size INTEGER,
+            mtime REAL,
+            report_id TEXT,
+            status TEXT NOT NULL,           -- ingested | duplicate | failed
+            error TEXT,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
+]
+
+
+def register_migration(version: int, name: str, fn: Migration) -> None:
+    """Later pipeline stages add their tables here, in version order."""
+    if any(v == version for v, _, _ in MIGRATIONS):
+        raise ValueError(f"migration {version} already registered")
+    MIGRATIONS.append((version, name, fn))
+    MIGRATIONS.sort(key=lambda m: m[0])
+
+
+def migrate(db: sqlite_utils.Database) -> list[int]:
+    """Apply the migrations this database has not seen; return their versions."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    done = {r[0] for r in db.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, fn in MIGRATIONS:
+        if version in done:
+            continue
+        with db.atomic():
+            fn(db)
+            db.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
+                [version, name],
+            )
+        applied.append(version)
+    return applied
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate; foreign keys on, WAL for concurrent readers."""
+    p = Path(path)
+    if p.parent and not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(p)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA busy_timeout = 5000")
+    migrate(db)
+    return db
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def insert_rows(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    rows = list(rows)
+    if rows:
+        db[table].insert_all(rows, batch_size=500)
