@@ -133,8 +133,100 @@ def _m001_ingest(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_narrative(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE extractions (
+            id INTEGER PRIMARY KEY,
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            section TEXT NOT NULL,          -- overview | problems
+            model TEXT NOT NULL,
+            prompt_version TEXT NOT NULL,
+            response_format TEXT NOT NULL,  -- json_schema | json_object
+            mode TEXT NOT NULL,             -- live | record | replay (how the reply was obtained)
+            request_key TEXT,               -- hash of model, messages, schema, parameters
+            status TEXT NOT NULL,           -- ok | refused | truncated | content_filter | invalid | error
+            error TEXT,
+            calls INTEGER NOT NULL,         -- HTTP calls made (0 when served from the cache)
+            cache_hits INTEGER NOT NULL,
+            reasks INTEGER NOT NULL,        -- re-asks after a reply failed validation
+            retries INTEGER NOT NULL,       -- retries after 429/5xx/timeouts
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            latency_ms INTEGER,
+            raw_reply TEXT,                 -- the last reply as received, whatever its status
+            created_at TEXT NOT NULL,
+            UNIQUE (report_id, section, model, prompt_version)
+        );
+
+        CREATE TABLE facts (
+            id INTEGER PRIMARY KEY,
+            extraction_id INTEGER NOT NULL REFERENCES extractions(id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            section TEXT NOT NULL,
+            kind TEXT NOT NULL,             -- platform | training | disclosure | application | supervision
+            item INTEGER NOT NULL,          -- position in its list: values of one training share it
+            metric TEXT,                    -- accounts, items, sessions, participants, received …
+            label TEXT,                     -- platform name, disclosure category, training topic …
+            attributes TEXT NOT NULL,       -- JSON: platform type, held/planned, audience …
+            value NUMERIC,
+            unit TEXT,
+            approximate INTEGER,
+            evidence TEXT,
+            span_start INTEGER,             -- offsets into reports.text; NULL when not found
+            span_end INTEGER,
+            match TEXT NOT NULL,            -- exact | normalized | fuzzy | none
+            score REAL NOT NULL,            -- confidence in [0, 1], computed by the program
+            flags TEXT NOT NULL,            -- JSON list of flag codes
+            needs_review INTEGER NOT NULL,
+            table_ref TEXT,                 -- table.row.col it was cross-checked against
+            table_value NUMERIC
+        );
+        CREATE INDEX facts_report ON facts(report_id);
+
+        CREATE TABLE problems (
+            id INTEGER PRIMARY KEY,
+            extraction_id INTEGER NOT NULL REFERENCES extractions(id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            item INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            category TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            span_start INTEGER,
+            span_end INTEGER,
+            match TEXT NOT NULL,
+            score REAL NOT NULL,
+            flags TEXT NOT NULL,
+            needs_review INTEGER NOT NULL
+        );
+        CREATE INDEX problems_report ON problems(report_id);
+
+        CREATE TABLE improvements (
+            id INTEGER PRIMARY KEY,
+            extraction_id INTEGER NOT NULL REFERENCES extractions(id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            item INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            category TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            problem_id INTEGER REFERENCES problems(id) ON DELETE SET NULL,
+            span_start INTEGER,
+            span_end INTEGER,
+            match TEXT NOT NULL,
+            score REAL NOT NULL,
+            flags TEXT NOT NULL,
+            needs_review INTEGER NOT NULL
+        );
+        CREATE INDEX improvements_report ON improvements(report_id);
+        """
+    )
+    for table in ("problems", "improvements"):
+        db[table].enable_fts(["summary", "evidence"], tokenize="trigram", create_triggers=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
+    (2, "narrative: extractions, facts, problems, improvements, full-text search", _m002_narrative),
 ]
 
 
