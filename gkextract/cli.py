@@ -88,7 +88,7 @@ def _summarise_ingest(results: list[FileResult], fmt: Format) -> None:
     err_console.print(
         f"[bold]{len(results)} file(s):[/] {counts['ingested']} ingested "
         f"({partial} partial), {counts['duplicate']} duplicate, {counts['skipped']} unchanged since "
-        f"last run, [red]{counts['failed']} failed[/]"
+        f"last run, [red]{counts['failed']} failed[/]", soft_wrap=True
     )
     notable = [r for r in rows if r["status"] == "failed" or r["report_status"] == "partial"]
     if notable:
