@@ -9,6 +9,7 @@ retries what failed.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,7 +73,7 @@ def parse_document(doc: Document) -> ParsedReport:
             "not a government information-disclosure annual report: "
             f"found {len(split.parts)} of its six parts and no statistical table"
         )
-    meta = extract_metadata(text, split)
+    meta = extract_metadata(text, split, norm)
     if template is None and meta.year:
         template = "2021" if meta.year >= 2021 else "2019"
 
@@ -119,7 +120,7 @@ def write_report(db: sqlite_utils.Database, r: ParsedReport) -> bool:
         if db.execute("SELECT 1 FROM reports WHERE id = ?", [r.id]).fetchone():
             return False
         m, region = r.metadata, r.metadata.region
-        db["reports"].insert(dict(
+        insert_rows(db, "reports", [dict(
             id=r.id, source_path=r.document.path, file_name=Path(r.document.path).name,
             format=r.document.format, encoding=r.document.encoding, n_chars=len(r.document.text),
             title=m.title, issuer=m.issuer, issuer_source=m.issuer_source, year=m.year,
@@ -128,14 +129,14 @@ def write_report(db: sqlite_utils.Database, r: ParsedReport) -> bool:
             county=region.county if region else None, region_code=region.code if region else None,
             template=r.template, status=r.status, problems=as_json(r.problems), text=r.document.text,
             ingested_at=_now(), gkextract_version=__version__,
-        ))
+        )])
         insert_rows(db, "sections", _section_rows(r))
         insert_rows(db, "section_items", (
             dict(report_id=r.id, kind=it.kind, idx=i, marker=it.marker, title=it.title,
                  span_start=it.start, span_end=it.end) for i, it in enumerate(r.split.items)))
         for t in r.tables.values():
-            db["stat_tables"].insert(dict(report_id=r.id, table_key=t.key, template=t.template,
-                                          layout=t.layout, status=t.status, notes=as_json(t.notes)))
+            insert_rows(db, "stat_tables", [dict(report_id=r.id, table_key=t.key, template=t.template,
+                                                 layout=t.layout, status=t.status, notes=as_json(t.notes))])
             insert_rows(db, "table_rows", (
                 dict(report_id=r.id, table_key=t.key, row_key=row.key, ordinal=i, label=row.label,
                      status=row.status, raw_cells=as_json(row.raw_cells), note=row.note)
@@ -205,11 +206,13 @@ def ingest_file(db: sqlite_utils.Database, path: Path) -> FileResult:
         rid = _unchanged(db, path)
         if rid:
             return FileResult(str(path), "skipped", report_id=rid)
-        doc = read_document(path)
-        parsed = parse_document(doc)
-        written = write_report(db, parsed)
-        res = FileResult(str(path), "ingested" if written else "duplicate", parsed.id, parsed.status,
-                         parsed.problems)
+        parsed = parse_document(read_document(path))
+        with db.atomic():  # the report and its files row commit together
+            written = write_report(db, parsed)
+            res = FileResult(str(path), "ingested" if written else "duplicate", parsed.id, parsed.status,
+                             parsed.problems)
+            _record_file(db, path, res)
+        return res
     except (ReadError, NotAReportError) as e:
         res = FileResult(str(path), "failed", error=str(e))
     except Exception as e:  # a parser bug must not stop a batch of thousands
@@ -221,16 +224,30 @@ def ingest_file(db: sqlite_utils.Database, path: Path) -> FileResult:
 
 def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
                  on_file: Callable[[FileResult], None] | None = None,
-                 on_total: Callable[[int], None] | None = None) -> list[FileResult]:
+                 on_total: Callable[[int], None] | None = None,
+                 commit_every: int = 64, commit_seconds: float = 1.0) -> list[FileResult]:
+    """Ingest files and folders; each report is its own savepoint inside a group commit.
+
+    Committing every report costs a WAL sync each; grouping up to
+    ``commit_every`` reports (or ``commit_seconds``) keeps every report atomic
+    while a killed batch loses at most the open group, which a re-run redoes.
+    """
     files, results = discover(paths)
     if on_total:
         on_total(len(files) + len(results))
     for r in results:
         if on_file:
             on_file(r)
-    for f in files:
-        res = ingest_file(db, f)
-        results.append(res)
-        if on_file:
-            on_file(res)
+    i = 0
+    while i < len(files):
+        started = time.monotonic()
+        with db.atomic():
+            for f in files[i:i + commit_every]:
+                i += 1
+                res = ingest_file(db, f)
+                results.append(res)
+                if on_file:
+                    on_file(res)
+                if time.monotonic() - started > commit_seconds:
+                    break
     return results

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .normalize import normalize
+from .normalize import Normalized, normalize
 from .region import Region, resolve
 from .sections import SectionSplit
 
@@ -87,7 +87,7 @@ def _level(issuer: str | None, region: Region | None) -> str | None:
     return {"province": "province", "city": "city", "county": "county"}[region.tier]
 
 
-def extract_metadata(text: str, split: SectionSplit) -> Metadata:
+def extract_metadata(text: str, split: SectionSplit, norm: Normalized | None = None) -> Metadata:
     head = text[split.preamble[0]:split.preamble[1]] if split.preamble else ""
     title, issuer, year = _title(head)
     issuer_source = "title" if issuer else None
@@ -99,14 +99,15 @@ def extract_metadata(text: str, split: SectionSplit) -> Metadata:
     if not issuer and sig_issuer:
         issuer, issuer_source = sig_issuer, "signature"
 
-    norm = normalize(text).text
+    norm_text = (norm or normalize(text)).text
     if year is None:
-        m = _PERIOD_RE.search(norm)
+        m = _PERIOD_RE.search(norm_text)
         if m:
             year, year_source = int(m[1]), "statistics_period"
     if year is None and "overview" in split.parts:
         ov = split.parts["overview"]
-        m = _YEAR_MENTION.search(norm, ov.start, ov.end)
+        m = _YEAR_MENTION.search(norm_text, norm.from_original(ov.start) if norm else ov.start,
+                                 norm.from_original(ov.end) if norm else ov.end)
         if m:
             year, year_source = int(m[1]), "overview"
 

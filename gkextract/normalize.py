@@ -21,6 +21,7 @@ _ONE_TO_ONE[ord("\u2212")] = ord("-")  # minus sign
 # Characters that disappear: zero-width marks and BOMs; "\r" is handled apart.
 _DROP = "\u200b\u200c\u200d\u2060\ufeff"
 _DROP_RE = re.compile(f"[{_DROP}]|\r\n?")
+_DROP_SPACES_RE = re.compile(f"[{_DROP} \t]|\r\n?")
 _SPACES_RE = re.compile(r"[ \t]+")
 
 
@@ -60,9 +61,7 @@ def normalize(text: str, *, strip_spaces: bool = False) -> Normalized:
     quote matching wants (PDF text puts spaces inside words: "4340 余条").
     """
     mapped = text.translate(_ONE_TO_ONE)
-    pattern = _DROP_RE
-    if strip_spaces:
-        pattern = re.compile(f"[{_DROP} \t]|\r\n?")
+    pattern = _DROP_SPACES_RE if strip_spaces else _DROP_RE
     if not pattern.search(mapped):
         return Normalized(mapped, text, None)
     out: list[str] = []

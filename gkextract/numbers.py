@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from .normalize import normalize
@@ -38,6 +39,7 @@ def _num(text: str) -> Number:
     return int(text)
 
 
+@lru_cache(maxsize=8192)
 def parse_cell(raw: str | None, *, money: bool = False, header_unit: str | None = None) -> CellValue:
     """Parse one table cell; money is normalised to 万元.
 

@@ -224,9 +224,76 @@ def _m002_narrative(db: sqlite_utils.Database) -> None:
         db[table].enable_fts(["summary", "evidence"], tokenize="trigram", create_triggers=True)
 
 
+_REVIEW_STATUS = """CASE lr.decision WHEN 'accept' THEN 'accepted' WHEN 'correct' THEN 'corrected'
+                WHEN 'reject' THEN 'rejected'
+                ELSE CASE WHEN t.needs_review THEN 'pending' ELSE 'unflagged' END END AS review_status,
+           lr.id AS review_id, lr.reviewer, lr.decided_at"""
+
+
+def _reviewed(column: str) -> str:
+    """A column as the latest 'correct' decision left it; a JSON null in ``after`` clears it."""
+    return (f"CASE WHEN lr.decision = 'correct' AND json_type(lr.after, '$.{column}') IS NOT NULL "
+            f"THEN json_extract(lr.after, '$.{column}') ELSE t.{column} END AS {column}")
+
+
+def _m003_review(db: sqlite_utils.Database) -> None:
+    """Review decisions as an append-only audit trail, and views that apply the latest one.
+
+    facts, problems and improvements are never updated: ``*_reviewed`` views
+    show every item with the latest decision applied (value/unit for facts,
+    category/summary for problems and improvements) and a ``review_status``
+    of accepted | corrected | rejected | pending (flagged, not yet reviewed) |
+    unflagged.  ``*_by_region`` add the report's region, level, year and
+    issuer and leave rejected items out: the views to open in Datasette or pandas.
+    """
+    db.executescript(
+        """
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            item_table TEXT NOT NULL CHECK (item_table IN ('facts', 'problems', 'improvements')),
+            item_id INTEGER NOT NULL,
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            decision TEXT NOT NULL CHECK (decision IN ('accept', 'correct', 'reject')),
+            reviewer TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            before TEXT NOT NULL,           -- JSON: the editable values before the decision
+            after TEXT,                     -- JSON: the values after it; NULL for reject
+            note TEXT
+        );
+        CREATE INDEX reviews_item ON reviews(item_table, item_id, id);
+
+        CREATE VIEW latest_reviews AS
+        SELECT * FROM reviews r
+        WHERE r.id = (SELECT max(r2.id) FROM reviews r2
+                      WHERE r2.item_table = r.item_table AND r2.item_id = r.item_id);
+        """
+    )
+    edited = {"facts": ("value", "unit"), "problems": ("summary", "category"),
+              "improvements": ("summary", "category")}
+    for table, columns in edited.items():
+        names = [r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()]
+        select = ",\n           ".join(_reviewed(c) if c in columns else f"t.{c}" for c in names)
+        originals = ", ".join(f"t.{c} AS original_{c}" for c in columns)
+        db.execute(
+            f"""CREATE VIEW {table}_reviewed AS
+            SELECT {select},
+                   {_REVIEW_STATUS},
+                   {originals}
+            FROM {table} t
+            LEFT JOIN latest_reviews lr ON lr.item_table = '{table}' AND lr.item_id = t.id"""
+        )
+        db.execute(
+            f"""CREATE VIEW {table}_by_region AS
+            SELECT r.province, r.city, r.county, r.level, r.year, r.issuer, i.*
+            FROM {table}_reviewed i JOIN reports r ON r.id = i.report_id
+            WHERE i.review_status != 'rejected'"""
+        )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
     (2, "narrative: extractions, facts, problems, improvements, full-text search", _m002_narrative),
+    (3, "review: audit trail of decisions, reviewed and by-region views", _m003_review),
 ]
 
 
@@ -267,6 +334,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(p)
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crash loses at most the last reports, never consistency
     db.execute("PRAGMA busy_timeout = 5000")
     migrate(db)
     return db
@@ -277,6 +345,15 @@ def as_json(value: Any) -> str:
 
 
 def insert_rows(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Bulk insert into a known table with one prepared statement.
+
+    sqlite-utils' insert_all spent 80 % of ingest time inferring types for
+    tables whose schema the migrations already fix (bench/bench_ingest.py).
+    """
     rows = list(rows)
-    if rows:
-        db[table].insert_all(rows, batch_size=500)
+    if not rows:
+        return
+    cols = list(rows[0])
+    sql = (f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
+           f"VALUES ({', '.join('?' for _ in cols)})")
+    db.conn.executemany(sql, [[r[c] for c in cols] for r in rows])

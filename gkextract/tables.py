@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable, Literal
 
 from .normalize import normalize
@@ -189,18 +190,18 @@ class StatTable:
     rows: list[Row] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _index: dict[tuple[str, str], Cell] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def value(self, row: str, col: str) -> int | float | None:
-        for c in self.cells:
-            if c.row_key == row and c.col_key == col:
-                return c.value
-        raise KeyError((self.key, row, col))
+        return self.cell(row, col).value
 
     def cell(self, row: str, col: str) -> Cell:
-        for c in self.cells:
-            if c.row_key == row and c.col_key == col:
-                return c
-        raise KeyError((self.key, row, col))
+        if len(self._index) != len(self.cells):
+            self._index = {(c.row_key, c.col_key): c for c in self.cells}
+        try:
+            return self._index[(row, col)]
+        except KeyError:
+            raise KeyError((self.key, row, col)) from None
 
     def row(self, key: str) -> Row:
         for r in self.rows:
@@ -221,15 +222,13 @@ class Token:
     kind: TokKind
     raw: str = ""
     glued: str | None = None   # a number glued to the end of a label: "3.危及“三安全一稳定”0"
-
-    @property
-    def compact(self) -> str:
-        return normalize(self.raw, strip_spaces=True).text
+    compact: str = ""          # normalised, without spaces: what labels are matched on
 
 
 _BREAK = Token("break")
 
 
+@lru_cache(maxsize=8192)
 def _token(cell: str) -> Token:
     raw = cell.strip(" \t\r\n")
     if not raw.strip():
@@ -239,8 +238,8 @@ def _token(cell: str) -> Token:
     compact = normalize(raw, strip_spaces=True).text
     m = _GLUED.match(compact)
     if m and _CJK.search(m["label"]):
-        return Token("label", raw, glued=m["num"])
-    return Token("label", raw)
+        return Token("label", raw, glued=m["num"], compact=compact)
+    return Token("label", raw, compact=compact)
 
 
 def detect_layout(body: str) -> str:
