@@ -6,8 +6,9 @@ the parsing a live call does.  The key of a saved reply is a hash of the
 request body — model, messages, schema and generation parameters — and the
 files hold the body's summary and the reply, never a header, so never a key.
 
-* live: call the API; saved replies still serve as a cache.
-* record: call the API and save each reply.
+* live: serve a saved reply when there is one, else call the API and save the reply
+  (the store doubles as the cache: a re-run never pays twice for a call).
+* record: always call the API and save (overwrite) each reply — to refresh fixtures.
 * replay: serve saved replies only; a missing one is an error naming the request.
 """
 
@@ -156,7 +157,7 @@ class ReplyStore:
 
 
 class CachingTransport(httpx.AsyncBaseTransport):
-    """Serve saved replies; in live/record mode pass misses on to the real transport."""
+    """Serve saved replies; pass misses on to the real transport and save what comes back."""
 
     def __init__(self, store: ReplyStore, mode: Mode, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.store = store
@@ -167,7 +168,7 @@ class CachingTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"{}")
         key = request_key(body)
-        cached = self.store.get(key)
+        cached = self.store.get(key) if self.mode is not Mode.record else None
         if cached is not None:
             return httpx.Response(200, json=cached, headers={CACHE_HEADER: "hit"}, request=request)
         context = request.headers.get(CONTEXT_HEADER)
@@ -177,7 +178,7 @@ class CachingTransport(httpx.AsyncBaseTransport):
                                   headers={MISS_HEADER: key}, request=request)
         self.calls += 1
         response = await self.inner.handle_async_request(request)
-        if self.mode is Mode.record and response.status_code == 200:
+        if response.status_code == 200:
             data = await response.aread()
             self.store.put(key, body, context, json.loads(data))
             return httpx.Response(200, content=data, headers={"content-type": "application/json"},
