@@ -32,7 +32,9 @@ def generate(n: int, out: Path) -> list[Path]:
     paths = []
     for i in range(n):
         t = texts[i % len(texts)]
-        t = t.replace("2019年", f"{2019 + i % 4}年", 1) + f"\n（编号 {i}，随机数 {rng.randint(0, 10**9)}）\n"
+        t = f"（编号 {i}，随机数 {rng.randint(0, 10**9)}）\n" + t.replace("2019年", f"{2019 + i % 4}年", 1)
+        # make every narrative section unique too, so no two LLM requests are the same
+        t = t.replace("总体情况\n", f"总体情况\n（样本 {i}）\n").replace("改进情况\n", f"改进情况\n（样本 {i}）\n")
         p = out / f"r{i:05d}.txt"
         p.write_text(t, encoding="utf-8" if i % 3 else "gb18030")
         paths.append(p)

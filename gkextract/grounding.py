@@ -16,7 +16,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
-from .normalize import normalize
+from .normalize import Normalized, normalize
 from .numbers import find_quantities
 
 MatchKind = Literal["exact", "normalized", "fuzzy", "none"]
@@ -54,29 +54,46 @@ class Span:
     similarity: float
 
 
+class Grounder:
+    """Locates quotes in one report; the normalised text is computed once, not per fact."""
+
+    def __init__(self, text: str, section: tuple[int, int]) -> None:
+        self.text = text
+        self.section = section
+        self._norm: dict[tuple[int, int], Normalized] = {}
+
+    def _normalized(self, lo: int, hi: int) -> Normalized:
+        if (lo, hi) not in self._norm:
+            self._norm[(lo, hi)] = normalize(self.text[lo:hi], strip_spaces=True)
+        return self._norm[(lo, hi)]
+
+    def locate(self, quote: str, lo: int = 0, hi: int | None = None) -> Span:
+        """Find ``quote`` in ``text[lo:hi]``: exact, then normalised, then fuzzy."""
+        hi = len(self.text) if hi is None else hi
+        quote = quote.strip()
+        if not quote:
+            return Span(None, None, "none", 0.0)
+        i = self.text.find(quote, lo, hi)
+        if i != -1:
+            return Span(i, i + len(quote), "exact", 100.0)
+        region = self._normalized(lo, hi)
+        q = normalize(quote, strip_spaces=True).text
+        if not q:
+            return Span(None, None, "none", 0.0)
+        j = region.text.find(q)
+        if j != -1:
+            s, e = region.to_original(j, j + len(q))
+            return Span(lo + s, lo + e, "normalized", 100.0)
+        if len(q) >= 6 and region.text:
+            al = fuzz.partial_ratio_alignment(q, region.text, score_cutoff=FUZZY_MIN)
+            if al is not None:
+                s, e = region.to_original(al.dest_start, al.dest_end)
+                return Span(lo + s, lo + e, "fuzzy", round(al.score, 1))
+        return Span(None, None, "none", 0.0)
+
+
 def locate(quote: str, text: str, lo: int = 0, hi: int | None = None) -> Span:
-    """Find ``quote`` in ``text[lo:hi]``; offsets are into ``text``."""
-    hi = len(text) if hi is None else hi
-    quote = quote.strip()
-    if not quote:
-        return Span(None, None, "none", 0.0)
-    i = text.find(quote, lo, hi)
-    if i != -1:
-        return Span(i, i + len(quote), "exact", 100.0)
-    region = normalize(text[lo:hi], strip_spaces=True)
-    q = normalize(quote, strip_spaces=True).text
-    if not q:
-        return Span(None, None, "none", 0.0)
-    j = region.text.find(q)
-    if j != -1:
-        s, e = region.to_original(j, j + len(q))
-        return Span(lo + s, lo + e, "normalized", 100.0)
-    if len(q) >= 6 and region.text:
-        al = fuzz.partial_ratio_alignment(q, region.text, score_cutoff=FUZZY_MIN)
-        if al is not None:
-            s, e = region.to_original(al.dest_start, al.dest_end)
-            return Span(lo + s, lo + e, "fuzzy", round(al.score, 1))
-    return Span(None, None, "none", 0.0)
+    return Grounder(text, (lo, hi if hi is not None else len(text))).locate(quote, lo, hi)
 
 
 _ZERO_WORDS = re.compile(r"未收到|没有|无|零|未发生|未出现")
@@ -100,7 +117,7 @@ class Assessment:
     table_value: float | None = None
 
 
-def assess(evidence: str, full_text: str, section: tuple[int, int], *, value: float | None = None,
+def assess(evidence: str, grounder: Grounder, *, value: float | None = None,
            approximate: bool = False, expects_value: bool = False,
            table: tuple[str, list[float]] | None = None, reasks: int = 0,
            threshold: float = DEFAULT_THRESHOLD) -> Assessment:
@@ -109,10 +126,10 @@ def assess(evidence: str, full_text: str, section: tuple[int, int], *, value: fl
     ``table`` is (reference, accepted values): the fact conflicts when its value
     matches none of them (an approximate value may be off by 10 %).
     """
-    span = locate(evidence, full_text, section[0], section[1])
+    span = grounder.locate(evidence, *grounder.section)
     flags: list[str] = []
     if span.match == "none":
-        outside = locate(evidence, full_text)
+        outside = grounder.locate(evidence)
         if outside.match != "none":
             span = outside
             flags.append("quote_outside_section")

@@ -21,6 +21,7 @@ import random
 import time
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, Literal
 import httpx
 import openai
 from openai.lib._parsing._completions import type_to_response_format_param
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt,
                       wait_exponential_jitter)
@@ -287,16 +289,23 @@ def _usage(completion: Any) -> tuple[int, int]:
     return (getattr(u, "prompt_tokens", 0) or 0, getattr(u, "completion_tokens", 0) or 0) if u else (0, 0)
 
 
-def _content(completion: Any) -> str | None:
-    try:
-        return completion.choices[0].message.content
-    except (AttributeError, IndexError):
-        return None
+@lru_cache(maxsize=None)
+def response_format_param(model: type[BaseModel], kind: ResponseFormat) -> dict[str, Any]:
+    """The ``response_format`` body, built once per schema.
+
+    ``chat.completions.parse`` rebuilds the strict schema and re-transforms the
+    body on every call — 13 ms of CPU that capped throughput at 56 % of ideal
+    (bench/bench_extract.py) — so the same strict json_schema is sent through
+    ``create`` and the reply validated here with the same pydantic model.
+    """
+    if kind is ResponseFormat.json_object:
+        return {"type": "json_object"}
+    return dict(type_to_response_format_param(model))  # type: ignore[arg-type]
 
 
 def schema_instruction(model: type[BaseModel]) -> str:
     """For json_object servers: the schema goes into the prompt instead of response_format."""
-    schema = type_to_response_format_param(model)["json_schema"]["schema"]  # type: ignore[index]
+    schema = response_format_param(model, ResponseFormat.json_schema)["json_schema"]["schema"]
     return ("\n\n只输出一个 JSON 对象，不要输出任何其他文字。它必须符合下面的 JSON Schema：\n"
             + json.dumps(schema, ensure_ascii=False))
 
@@ -308,17 +317,17 @@ async def structured_call(client: openai.AsyncOpenAI, settings: LLMSettings, mes
     messages = list(messages)
     if settings.response_format is ResponseFormat.json_object:
         messages[0] = {**messages[0], "content": messages[0]["content"] + schema_instruction(model)}
-    params: dict[str, Any] = {"model": settings.model, "messages": messages, "temperature": settings.temperature}
+    params: dict[str, Any] = {"model": settings.model, "temperature": settings.temperature,
+                              "response_format": response_format_param(model, settings.response_format)}
     if settings.max_tokens:
         params["max_tokens"] = settings.max_tokens
     started = time.perf_counter()
     try:
         while True:
-            params["messages"] = messages
-            completion, cached = await _send(client, settings, params, model, context, result)
+            completion, cached = await _send(client, settings, {**params, "messages": messages}, context, result)
             result.cache_hits += cached
             result.calls += not cached
-            pt, ct = _usage(completion.completion if hasattr(completion, "completion") else completion)
+            pt, ct = _usage(completion)
             result.prompt_tokens += pt
             result.completion_tokens += ct
             outcome = _interpret(completion, model)
@@ -349,29 +358,16 @@ class _Outcome:
     error: str | None = None
 
 
-class _Finished:
-    """A completion that ended early (length/content filter): kept for its raw reply and usage."""
-
-    def __init__(self, completion: Any, reason: str) -> None:
-        self.completion = completion
-        self.reason = reason
-
-
-async def _send(client: openai.AsyncOpenAI, settings: LLMSettings, params: dict[str, Any],
-                model: type[BaseModel], context: str, result: CallResult) -> tuple[Any, bool]:
+async def _send(client: openai.AsyncOpenAI, settings: LLMSettings, params: dict[str, Any], context: str,
+                result: CallResult) -> tuple[ChatCompletion, bool]:
     async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), wait=_Wait(settings.max_wait),
                                        stop=stop_after_attempt(settings.max_retries + 1), reraise=True):
         with attempt:
             if attempt.retry_state.attempt_number > 1:
                 result.retries += 1
             try:
-                if settings.response_format is ResponseFormat.json_schema:
-                    raw = await client.chat.completions.with_raw_response.parse(
-                        **params, response_format=model, extra_headers={CONTEXT_HEADER: context})
-                else:
-                    raw = await client.chat.completions.with_raw_response.create(
-                        **params, response_format={"type": "json_object"},
-                        extra_headers={CONTEXT_HEADER: context})
+                raw = await client.chat.completions.with_raw_response.create(
+                    **params, extra_headers={CONTEXT_HEADER: context})
             except openai.NotFoundError as e:
                 if e.response.headers.get(MISS_HEADER):
                     raise ReplayMissError(f"replay: no saved reply for {context} "
@@ -379,41 +375,22 @@ async def _send(client: openai.AsyncOpenAI, settings: LLMSettings, params: dict[
                                           "record it with --mode record, or check model and prompt version"
                                           ) from None
                 raise
-            result.request_key = request_key(json.loads(raw.http_response.request.content))
-            cached = raw.headers.get(CACHE_HEADER) == "hit"
-            try:
-                return raw.parse(), cached
-            except openai.LengthFinishReasonError as e:
-                return _Finished(e.completion, "truncated"), cached
-            except openai.ContentFilterFinishReasonError as e:
-                return _Finished(e.completion, "content_filter"), cached
-            except (ValidationError, ValueError) as e:
-                return _Finished(_raw_json(raw), f"invalid:{e}"), cached
+            result.request_key = request_key(json.loads(raw.http_request.content))
+            return raw.parse(), raw.headers.get(CACHE_HEADER) == "hit"
     raise AssertionError("unreachable")
 
 
-def _raw_json(raw: Any) -> Any:
-    """The completion without parsing its content, for a reply that did not validate."""
-    from openai.types.chat import ChatCompletion
-    return ChatCompletion.model_validate(json.loads(raw.http_response.content))
-
-
-def _interpret(completion: Any, model: type[BaseModel]) -> _Outcome:
-    if isinstance(completion, _Finished):
-        content = _content(completion.completion)
-        if completion.reason.startswith("invalid:"):
-            return _Outcome("invalid", None, content, completion.reason[len("invalid:"):])
-        return _Outcome(completion.reason, None, content,  # type: ignore[arg-type]
-                        "the reply was cut off at the token limit" if completion.reason == "truncated"
-                        else "the reply was stopped by the content filter")
-    message = completion.choices[0].message
+def _interpret(completion: ChatCompletion, model: type[BaseModel]) -> _Outcome:
+    """Turn a completion into a status: ok, refused, truncated, content_filter or invalid."""
+    choice = completion.choices[0]
+    message = choice.message
     if getattr(message, "refusal", None):
         return _Outcome("refused", None, message.refusal, f"the model refused: {message.refusal}")
-    parsed = getattr(message, "parsed", None)
-    if parsed is None:
-        try:
-            parsed = model.model_validate_json(message.content or "")
-        except ValidationError as e:
-            return _Outcome("invalid", None, message.content, str(e))
-    return _Outcome("ok", parsed, message.content)
-
+    if choice.finish_reason == "length":
+        return _Outcome("truncated", None, message.content, "the reply was cut off at the token limit")
+    if choice.finish_reason == "content_filter":
+        return _Outcome("content_filter", None, message.content, "the reply was stopped by the content filter")
+    try:
+        return _Outcome("ok", model.model_validate_json(message.content or ""), message.content)
+    except ValidationError as e:
+        return _Outcome("invalid", None, message.content, str(e))

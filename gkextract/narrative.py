@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from .grounding import DEFAULT_THRESHOLD, Assessment, assess
+from .grounding import DEFAULT_THRESHOLD, Assessment, Grounder, assess
 from .llm import CallResult, LLMSettings, ReplyStore, make_client, structured_call
 from .schema import SECTION_SCHEMAS, OverviewFacts, ProblemsFacts, Value
 from .store import as_json, insert_rows
@@ -144,7 +144,7 @@ def store_extraction(db: sqlite_utils.Database, report_id: str, section: str, pr
     text, s_start, s_end = db.execute(
         "SELECT r.text, s.span_start, s.span_end FROM reports r JOIN sections s ON s.report_id = r.id "
         "WHERE r.id = ? AND s.kind = ?", [report_id, section]).fetchone()
-    bounds = (s_start, s_end)
+    grounder = Grounder(text, (s_start, s_end))
     counts = {"facts": 0, "problems": 0, "improvements": 0, "flagged": 0}
     with db.atomic():
         db.execute("DELETE FROM extractions WHERE report_id = ? AND section = ? AND model = ? AND prompt_version = ?",
@@ -166,7 +166,7 @@ def store_extraction(db: sqlite_utils.Database, report_id: str, section: str, pr
             rows = []
             for f in flatten_overview(result.parsed):
                 v = f.value
-                a = assess(f.evidence, text, bounds, value=v.value if v else None,
+                a = assess(f.evidence, grounder, value=v.value if v else None,
                            approximate=bool(v and v.approximate), expects_value=f.kind != "supervision",
                            table=table_reference(f.kind, f.metric, f.label, cells), reasks=result.reasks,
                            threshold=threshold)
@@ -181,7 +181,7 @@ def store_extraction(db: sqlite_utils.Database, report_id: str, section: str, pr
         elif isinstance(result.parsed, ProblemsFacts):
             problem_ids: list[int] = []
             for i, p in enumerate(result.parsed.problems):
-                a = assess(p.evidence, text, bounds, reasks=result.reasks, threshold=threshold)
+                a = assess(p.evidence, grounder, reasks=result.reasks, threshold=threshold)
                 cur = db.execute(
                     "INSERT INTO problems (extraction_id, report_id, item, summary, category, evidence, span_start, "
                     "span_end, match, score, flags, needs_review) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -190,7 +190,7 @@ def store_extraction(db: sqlite_utils.Database, report_id: str, section: str, pr
                 counts["flagged"] += a.needs_review
             rows = []
             for i, m in enumerate(result.parsed.improvements):
-                a = assess(m.evidence, text, bounds, reasks=result.reasks, threshold=threshold)
+                a = assess(m.evidence, grounder, reasks=result.reasks, threshold=threshold)
                 linked = m.addresses_problem
                 rows.append(dict(base, item=i, summary=m.summary, category=m.category.value, evidence=m.evidence,
                                  problem_id=problem_ids[linked] if linked is not None and 0 <= linked < len(problem_ids)
