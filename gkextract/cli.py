@@ -8,17 +8,24 @@ or bad input to a query (unknown report, unknown filter); 3 nothing to work on
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import __version__
+from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_counts, list_items, parse_by,
+                      report_summary, resolve_filters)
+from .export import ExportFormat, export_db
 from .ingest import FileResult, ingest_paths
 from .query import EmptyDatabaseError, NotFoundError, list_reports, report_detail, resolve_report_id
 from .render import Format, console, dump_json, emit, err_console
+from .review import ReviewError, export_queue, import_csv, queue, reviewer_name, run_session
 from .store import open_db
 
 app = typer.Typer(
@@ -204,6 +211,265 @@ def _print_detail(d: dict) -> None:
     if failed:
         emit([dict(check=c["check_id"], rule=c["rule"], expected=c["expected"], actual=c["actual"],
                    reason=c["reason"]) for c in failed], Format.table, title="failed checks")
+
+
+# --- the narrative, as reviewed: problems, improvements, facts, summary, review, export ----
+
+ProvinceOpt = Annotated[Optional[str], typer.Option("--province", help="Province: 山西, 山西省, 宁夏 …")]
+CityOpt = Annotated[Optional[str], typer.Option("--city", help="City (地级市): 忻州 or 忻州市.")]
+CountyOpt = Annotated[Optional[str], typer.Option("--county", help="County or district: 关岭自治县, 竞秀区 …")]
+LevelOpt = Annotated[Optional[str], typer.Option("--level",
+                                                 help="province, city, county, township or department.")]
+YearOpt = Annotated[Optional[int], typer.Option("--year", help="Statistical year of the report.")]
+IssuerOpt = Annotated[Optional[str], typer.Option("--issuer", help="Part of the issuing body's name.")]
+CategoryOpt = Annotated[Optional[str], typer.Option(
+    "--category", help="Taxonomy key or its Chinese name: " +
+    ", ".join(f"{k} ({v})" for k, v in CATEGORY_LABELS.items()) + ".")]
+KindOpt = Annotated[Optional[str], typer.Option(
+    "--kind", help="platform, training, disclosure, application or supervision.")]
+MetricOpt = Annotated[Optional[str], typer.Option("--metric", help="accounts, items, sessions, participants, "
+                                                                   "received, handled …")]
+SearchOpt = Annotated[Optional[str], typer.Option(
+    "--search", "-s", help="Words that must all occur in the summary or evidence; 3+ characters use the "
+                           "trigram index, 1–2 characters a slower LIKE.")]
+ByOpt = Annotated[Optional[str], typer.Option(
+    "--by", help="Count reports per group instead of listing: province, city, county, level, year and "
+                 "category (kind, metric for facts), comma-separated.")]
+IncludeRejectedOpt = Annotated[bool, typer.Option("--include-rejected",
+                                                  help="Also show items a reviewer rejected.")]
+
+
+@contextmanager
+def _query_errors() -> Iterator[None]:
+    """Nothing to work on exits 3; a bad filter, id or decision exits 2."""
+    try:
+        yield
+    except EmptyDatabaseError as e:
+        raise fail(str(e), EXIT_EMPTY)
+    except (FilterError, NotFoundError, ReviewError) as e:
+        raise fail(str(e), EXIT_USAGE)
+
+
+def _for_people(rows: list[dict]) -> list[dict]:
+    """Region in one column for the terminal; scripts get province, city and county apart."""
+    out = []
+    for r in rows:
+        r = dict(r)
+        region = " ".join(x for x in (r.pop("province"), r.pop("city"), r.pop("county")) if x)
+        out.append({"id": r.pop("id"), "report_id": r.pop("report_id"), "issuer": r.pop("issuer"),
+                    "region": region, **r})
+    return out
+
+
+def _emit_items(rows: list[dict], fmt: Format, what: str) -> None:
+    if fmt is Format.table and not rows:
+        err_console.print(f"no {what} match these filters")
+    else:
+        emit(_for_people(rows) if fmt is Format.table else rows, fmt, title=f"{len(rows)} {what}")
+
+
+def _narrative(table: str, db: Path, fmt: Format, f: Filters, by: Optional[str]) -> None:
+    database = open_db(db)
+    with _query_errors():
+        f = resolve_filters(database, f)
+        if by:
+            emit(group_counts(database, table, f, parse_by(table, by)), fmt,
+                 title=f"reports citing {table}, by {by} (share = of the group's extracted reports)")
+        else:
+            _emit_items(list_items(database, table, f), fmt, table)
+
+
+@app.command()
+def problems(
+    province: ProvinceOpt = None, city: CityOpt = None, county: CountyOpt = None, level: LevelOpt = None,
+    year: YearOpt = None, issuer: IssuerOpt = None, category: CategoryOpt = None, search: SearchOpt = None,
+    by: ByOpt = None, include_rejected: IncludeRejectedOpt = False,
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """Problems the reports state (存在的主要问题), as reviewed, with their evidence.
+
+    With --by, count instead: how many reports in each group cite each
+    category, and their share of the group's reports.
+
+    Examples:
+      gkextract problems --province 山西 --year 2019 --category policy_interpretation
+      gkextract problems --search 政策解读 --format csv
+      gkextract problems --level county --year 2020 --category 政策解读 --by province
+    """
+    _narrative("problems", db, fmt, Filters(province=province, city=city, county=county, level=level, year=year,
+                                            issuer=issuer, category=category, search=search,
+                                            include_rejected=include_rejected), by)
+
+
+@app.command()
+def improvements(
+    province: ProvinceOpt = None, city: CityOpt = None, county: CountyOpt = None, level: LevelOpt = None,
+    year: YearOpt = None, issuer: IssuerOpt = None, category: CategoryOpt = None, search: SearchOpt = None,
+    by: ByOpt = None, include_rejected: IncludeRejectedOpt = False,
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """Improvement measures the reports plan (改进情况), as reviewed; --by counts like `problems`.
+
+    Example: gkextract improvements --category staffing_capacity --by year
+    """
+    _narrative("improvements", db, fmt, Filters(province=province, city=city, county=county, level=level,
+                                                year=year, issuer=issuer, category=category, search=search,
+                                                include_rejected=include_rejected), by)
+
+
+@app.command()
+def facts(
+    province: ProvinceOpt = None, city: CityOpt = None, county: CountyOpt = None, level: LevelOpt = None,
+    year: YearOpt = None, issuer: IssuerOpt = None, kind: KindOpt = None, metric: MetricOpt = None,
+    search: SearchOpt = None, by: ByOpt = None,
+    stats: Annotated[bool, typer.Option("--stats", help="count/min/median/max of the values per group "
+                                                        "(and per kind, metric and unit).")] = False,
+    include_rejected: IncludeRejectedOpt = False,
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """Numbers from the narrative (platforms, training, disclosure, applications, supervision), as reviewed.
+
+    Examples:
+      gkextract facts --kind training --province 山西 --year 2019 --level county
+      gkextract facts --kind platform --metric accounts --by county --stats
+    """
+    database = open_db(db)
+    f = Filters(province=province, city=city, county=county, level=level, year=year, issuer=issuer, kind=kind,
+                metric=metric, search=search, include_rejected=include_rejected)
+    with _query_errors():
+        f = resolve_filters(database, f)
+        keys = parse_by("facts", by) if by else []
+        if stats:
+            emit(fact_stats(database, f, keys), fmt, title="fact values" + (f" by {by}" if by else ""))
+        elif keys:
+            emit(group_counts(database, "facts", f, keys), fmt, title=f"reports stating facts, by {by}")
+        else:
+            _emit_items(list_items(database, "facts", f), fmt, "facts")
+
+
+@app.command()
+def summary(
+    report: Annotated[str, typer.Argument(help="Report id, unique id prefix, or file name prefix.")],
+    include_rejected: IncludeRejectedOpt = False,
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """One report on one screen: metadata, table numbers, failed checks, narrative, flags.
+
+    Shows the key table numbers (applications, 规范性文件, 复议/诉讼), failed
+    checks, the facts with their scores, problems, improvements, and what is
+    still flagged for review and why.
+
+    Example: gkextract summary 004 --db gk.db
+    """
+    if fmt is Format.csv:
+        raise fail("a summary is one nested record: use --format json", EXIT_USAGE)
+    database = open_db(db)
+    with _query_errors():
+        d = report_summary(database, report, include_rejected)
+    if fmt is not Format.table:
+        dump_json(d)
+        return
+    r = d["report"]
+    region = " ".join(x for x in (r["province"], r["city"], r["county"]) if x) or "—"
+    console.print(f"[bold]{escape(r['issuer'] or '(issuer unknown)')}[/] {r['year'] or ''}  [dim]{r['id']}[/]  "
+                  f"{escape(r['file_name'])}")
+    console.print(f"region: {region}   level: {r['level'] or '—'}   template: {r['template'] or '—'}   "
+                  f"status: {r['status']}" + "".join(f"\n  - {escape(p)}" for p in r["problems"]))
+    emit(d["table_numbers"], Format.table, columns=["cell", "label", "value", "status"], title="key table numbers")
+    if d["failed_checks"]:
+        emit(d["failed_checks"], Format.table, title="failed checks")
+    if not d["extractions"]:
+        console.print("narrative: not extracted yet (run `gkextract extract`)")
+    for e in d["extractions"]:
+        if e["status"] != "ok":
+            console.print(f"[yellow]{e['section']} extraction {e['status']}[/]: {escape(e['error'] or '')}")
+    for table, cols in (("facts", ["id", "kind", "metric", "label", "value", "unit", "score", "review_status"]),
+                        ("problems", ["id", "category", "summary", "score", "review_status"]),
+                        ("improvements", ["id", "category", "summary", "problem_id", "score", "review_status"])):
+        if d[table]:
+            emit(d[table], Format.table, columns=cols, title=table)
+    if d["flagged"]:
+        emit([{**x, "why": " ".join(x["why"])} for x in d["flagged"]], Format.table,
+             title="flagged for review (gkextract review)")
+
+
+@app.command()
+def review(
+    province: ProvinceOpt = None, city: CityOpt = None, county: CountyOpt = None, level: LevelOpt = None,
+    year: YearOpt = None, issuer: IssuerOpt = None, category: CategoryOpt = None, kind: KindOpt = None,
+    metric: MetricOpt = None,
+    report: Annotated[Optional[str], typer.Option("--report", help="Only this report (id or prefix).")] = None,
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Your name in the audit trail "
+                                                                       "(default: $USER).")] = None,
+    export_to: Annotated[Optional[Path], typer.Option("--export", help="Write the queue to this CSV instead, "
+                                                                       "with empty decision columns.")] = None,
+    import_from: Annotated[Optional[Path], typer.Option("--import", help="Apply the decisions filled in "
+                                                                         "a CSV written by --export.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every item, not only the flagged ones "
+                                                           "nobody has decided on.")] = False,
+    db: DbOption = Path("gkextract.db"),
+) -> None:
+    """Review flagged extractions, lowest score first: accept, correct or reject.
+
+    Each item shows the fact, why it was flagged, and its evidence highlighted
+    in the report's own text.  Every decision is a new row in the `reviews`
+    audit table; the extracted rows are never changed, and the query commands
+    show the latest decision (rejected items hidden).
+
+    Examples:
+      gkextract review --db gk.db --province 贵州
+      gkextract review --db gk.db --export review.csv   (fill in decision, new_*; then)
+      gkextract review --db gk.db --import review.csv
+    """
+    if export_to and import_from:
+        raise fail("give --export or --import, not both", EXIT_USAGE)
+    database = open_db(db)
+    who = reviewer_name(reviewer)
+    with _query_errors():
+        if import_from:
+            result = import_csv(database, import_from, who)
+            for message in result.errors:
+                err_console.print(f"[red]rejected[/] {escape(message)}")
+            console.print(f"{result.applied} decision(s) applied, {result.unchanged} already recorded, "
+                          f"{result.blank} row(s) without a decision, {len(result.errors)} rejected")
+            if result.errors:
+                raise typer.Exit(EXIT_FAILURES)
+            return
+        f = resolve_filters(database, Filters(province=province, city=city, county=county, level=level, year=year,
+                                              issuer=issuer, report=report, category=category, kind=kind,
+                                              metric=metric))
+        if export_to:
+            console.print(f"wrote {export_queue(database, export_to, f, everything)} item(s) to {export_to}")
+            return
+        items = queue(database, f, everything)
+    if not items:
+        console.print("nothing to review: no flagged item is waiting for a decision")
+        return
+    done = run_session(database, items, who, console)
+    left = len(queue(database, f))
+    console.print(f"recorded {sum(done.values())} decision(s) "
+                  f"({', '.join(f'{n} {d}' for d, n in done.items()) or 'none'}); {left} left in the queue")
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the files (created if missing).")],
+    db: DbOption = Path("gkextract.db"),
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or jsonl.")] = ExportFormat.csv,
+    include_rejected: IncludeRejectedOpt = False,
+) -> None:
+    """Write each table to a file (CSV or JSON Lines), with review decisions applied.
+
+    Files: reports (without their text), table_cells, checks, facts, problems,
+    improvements (each with its report's region, level, year and issuer) and
+    the reviews audit trail.
+
+    Example: gkextract export --db gk.db --out out/ --format jsonl
+    """
+    database = open_db(db)
+    with _query_errors():
+        written = export_db(database, out, fmt, include_rejected)
+    emit(written, Format.table, title=f"wrote {len(written)} files to {out}")
 
 
 if __name__ == "__main__":

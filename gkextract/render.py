@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -31,8 +32,8 @@ def _cell(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, (list, dict)):
-        return json.dumps(v, ensure_ascii=False)
-    return str(v)
+        return escape(json.dumps(v, ensure_ascii=False))
+    return escape(str(v))  # report text has brackets ([bookmark: _GoBack]) that rich would eat as markup
 
 
 def emit(rows: Sequence[dict[str, Any]], fmt: Format, *, columns: Sequence[str] | None = None,

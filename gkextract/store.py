@@ -224,27 +224,16 @@ def _m002_narrative(db: sqlite_utils.Database) -> None:
         db[table].enable_fts(["summary", "evidence"], tokenize="trigram", create_triggers=True)
 
 
-_REVIEW_STATUS = """CASE lr.decision WHEN 'accept' THEN 'accepted' WHEN 'correct' THEN 'corrected'
-                WHEN 'reject' THEN 'rejected'
-                ELSE CASE WHEN t.needs_review THEN 'pending' ELSE 'unflagged' END END AS review_status,
-           lr.id AS review_id, lr.reviewer, lr.decided_at"""
-
-
-def _reviewed(column: str) -> str:
-    """A column as the latest 'correct' decision left it; a JSON null in ``after`` clears it."""
-    return (f"CASE WHEN lr.decision = 'correct' AND json_type(lr.after, '$.{column}') IS NOT NULL "
-            f"THEN json_extract(lr.after, '$.{column}') ELSE t.{column} END AS {column}")
-
-
 def _m003_review(db: sqlite_utils.Database) -> None:
     """Review decisions as an append-only audit trail, and views that apply the latest one.
 
     facts, problems and improvements are never updated: ``*_reviewed`` views
     show every item with the latest decision applied (value/unit for facts,
-    category/summary for problems and improvements) and a ``review_status``
-    of accepted | corrected | rejected | pending (flagged, not yet reviewed) |
-    unflagged.  ``*_by_region`` add the report's region, level, year and
-    issuer and leave rejected items out: the views to open in Datasette or pandas.
+    category/summary for problems and improvements; ``original_*`` keep the
+    extracted values) and a ``review_status`` of accepted | corrected |
+    rejected | pending (flagged, no decision yet) | unflagged.
+    ``*_by_region`` add the report's region, level, year and issuer and leave
+    rejected items out: the views to open in Datasette or pandas.
     """
     db.executescript(
         """
@@ -268,26 +257,26 @@ def _m003_review(db: sqlite_utils.Database) -> None:
                       WHERE r2.item_table = r.item_table AND r2.item_id = r.item_id);
         """
     )
+    # The values the latest decision left: its `after`, or for a reject the values
+    # it rejected; a JSON null clears the column.
+    doc = "coalesce(lr.after, lr.before)"
+    status = ("CASE lr.decision WHEN 'accept' THEN 'accepted' WHEN 'correct' THEN 'corrected' "
+              "WHEN 'reject' THEN 'rejected' "
+              "ELSE CASE WHEN t.needs_review THEN 'pending' ELSE 'unflagged' END END AS review_status")
     edited = {"facts": ("value", "unit"), "problems": ("summary", "category"),
               "improvements": ("summary", "category")}
     for table, columns in edited.items():
         names = [r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()]
-        select = ",\n           ".join(_reviewed(c) if c in columns else f"t.{c}" for c in names)
-        originals = ", ".join(f"t.{c} AS original_{c}" for c in columns)
-        db.execute(
-            f"""CREATE VIEW {table}_reviewed AS
-            SELECT {select},
-                   {_REVIEW_STATUS},
-                   {originals}
-            FROM {table} t
-            LEFT JOIN latest_reviews lr ON lr.item_table = '{table}' AND lr.item_id = t.id"""
-        )
-        db.execute(
-            f"""CREATE VIEW {table}_by_region AS
-            SELECT r.province, r.city, r.county, r.level, r.year, r.issuer, i.*
-            FROM {table}_reviewed i JOIN reports r ON r.id = i.report_id
-            WHERE i.review_status != 'rejected'"""
-        )
+        select = [f"CASE WHEN json_type({doc}, '$.{c}') IS NOT NULL THEN json_extract({doc}, '$.{c}') "
+                  f"ELSE t.{c} END AS {c}" if c in columns else f"t.{c}" for c in names]
+        select += [status, "lr.id AS review_id", "lr.reviewer", "lr.decided_at"]
+        select += [f"t.{c} AS original_{c}" for c in columns]
+        db.execute(f"CREATE VIEW {table}_reviewed AS SELECT\n    " + ",\n    ".join(select) +
+                   f"\nFROM {table} t\nLEFT JOIN latest_reviews lr ON lr.item_table = '{table}' AND lr.item_id = t.id")
+        db.execute(f"CREATE VIEW {table}_by_region AS\n"
+                   "SELECT r.province, r.city, r.county, r.level, r.year, r.issuer, i.*\n"
+                   f"FROM {table}_reviewed i JOIN reports r ON r.id = i.report_id\n"
+                   "WHERE i.review_status != 'rejected'")
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [

