@@ -7,12 +7,14 @@ or bad input to a query (unknown report, unknown filter); 3 nothing to work on
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
+import sqlite_utils
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -22,8 +24,12 @@ from . import __version__
 from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_counts, list_items, parse_by,
                       report_summary, resolve_filters)
 from .export import ExportFormat, export_db
+from .grounding import DEFAULT_THRESHOLD
 from .ingest import FileResult, ingest_paths
-from .query import EmptyDatabaseError, NotFoundError, list_reports, report_detail, resolve_report_id
+from .llm import CallResult, LLMSettings, Mode, ResponseFormat, load_settings
+from .narrative import ExtractSummary, extract_reports
+from .query import (EmptyDatabaseError, NotFoundError, ensure_reports, list_reports, report_detail,
+                    resolve_report_id)
 from .render import Format, console, dump_json, emit, err_console
 from .review import ReviewError, export_queue, import_csv, queue, reviewer_name, run_session
 from .store import open_db
@@ -161,6 +167,141 @@ def show(
         dump_json(detail)
         return
     _print_detail(detail)
+
+
+def _llm_settings(model: Optional[str], concurrency: Optional[int], mode: Mode, cache: Optional[Path],
+                  response_format: Optional[ResponseFormat], base_url: Optional[str],
+                  config: Optional[Path]) -> LLMSettings:
+    cache = cache or Path(os.environ.get("GKEXTRACT_CACHE", Path.home() / ".cache" / "gkextract" / "llm"))
+    try:
+        return load_settings(config, model=model, concurrency=concurrency, mode=mode, cache_dir=cache,
+                             response_format=response_format, base_url=base_url)
+    except (ValueError, FileNotFoundError) as e:
+        raise fail(str(e), EXIT_USAGE)
+
+
+def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: float, fmt: Format,
+                report_ids: Optional[list[str]] = None) -> ExtractSummary:
+    with _progress() as progress:
+        task = progress.add_task(f"extract ({settings.mode.value})", total=None, current="")
+
+        def on_done(rid: str, section: str, res: CallResult) -> None:
+            progress.update(task, advance=1, current=f"{rid[:8]} {section} {res.status}")
+
+        try:
+            summary = extract_reports(database, settings, report_ids=report_ids, threshold=threshold,
+                                      on_total=lambda n: progress.update(task, total=n), on_done=on_done)
+        except RuntimeError as e:  # no API key
+            raise fail(str(e), EXIT_USAGE)
+    _summarise_extract(summary, fmt)
+    return summary
+
+
+def _summarise_extract(s: ExtractSummary, fmt: Format) -> None:
+    numbers = dict(reports=s.reports, sections=s.sections, already_done=s.already_done, calls=s.calls,
+                   cache_hits=s.cache_hits, retries=s.retries, reasks=s.reasks, prompt_tokens=s.prompt_tokens,
+                   completion_tokens=s.completion_tokens, facts=s.facts, problems=s.problems,
+                   improvements=s.improvements, flagged=s.flagged, failures=len(s.failures))
+    if fmt is not Format.table:
+        emit([dict(numbers, failed=s.failures)], fmt)
+        return
+    t = Table("extract", "", header_style="bold", title="narrative extraction")
+    for k, v in numbers.items():
+        t.add_row(k.replace("_", " "), f"[red]{v}[/]" if k == "failures" and v else str(v))
+    err_console.print(t)
+    if s.failures:
+        ft = Table("report", "section", "status", "what went wrong", header_style="bold")
+        for f in s.failures:
+            ft.add_row(f["report_id"], f["section"], f["status"], escape(f["error"]))
+        err_console.print(ft)
+
+
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name [env GKEXTRACT_MODEL; default gpt-4o-mini].")]
+ConcurrencyOpt = Annotated[Optional[int], typer.Option("--concurrency", "-j", min=1,
+                                                        help="Requests in flight [env GKEXTRACT_CONCURRENCY; default 8].")]
+ModeOpt = Annotated[Mode, typer.Option("--mode", help="live: call the API (saved replies are a cache); record: call "
+                                       "and save every reply; replay: saved replies only, no network.")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--fixtures", "--cache", help="Folder of saved replies "
+                                                  "[env GKEXTRACT_CACHE; default ~/.cache/gkextract/llm].")]
+FormatOptLLM = Annotated[Optional[ResponseFormat], typer.Option(
+    "--response-format", help="json_schema (strict structured outputs) or json_object for servers without it, "
+                              "e.g. DeepSeek [env GKEXTRACT_RESPONSE_FORMAT].")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint "
+                                                   "[env OPENAI_BASE_URL]. The API key is read only from "
+                                                   "OPENAI_API_KEY or the config file.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config file "
+                                                   "[default ~/.config/gkextract/config.toml].")]
+ThresholdOpt = Annotated[float, typer.Option("--review-threshold", min=0.0, max=1.0,
+                                             help="Facts scoring below this are flagged for review.")]
+
+
+@app.command()
+def extract(
+    db: DbOption = Path("gkextract.db"),
+    model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    mode: ModeOpt = Mode.live,
+    fixtures: CacheOpt = None,
+    response_format: FormatOptLLM = None,
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    review_threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    report: Annotated[Optional[list[str]], typer.Option("--report", help="Only these report ids (repeatable).")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Extract facts, problems and improvements from the narrative sections with an LLM.
+
+    One call per section (一、总体情况 and 五、存在的主要问题及改进情况). Every fact is
+    grounded in a verbatim quote and scored; weak ones are flagged for `gkextract review`.
+    Sections already extracted with the same model and prompt version are skipped, and
+    saved replies are reused, so a re-run never pays twice.  Exit status 1 if any call failed.
+
+    Example: OPENAI_API_KEY=... gkextract extract --db gk.db --model gpt-4o-mini -j 16
+    """
+    settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config)
+    database = open_db(db)
+    try:
+        ensure_reports(database)
+        ids = [resolve_report_id(database, r) for r in report] if report else None
+    except EmptyDatabaseError as e:
+        raise fail(str(e), EXIT_EMPTY)
+    except NotFoundError as e:
+        raise fail(str(e), EXIT_USAGE)
+    summary = run_extract(database, settings, review_threshold, fmt, ids)
+    if summary.failures:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command()
+def run(
+    paths: Annotated[list[Path], typer.Argument(help="Report files (.txt .html .docx .pdf) or folders.")],
+    db: DbOption = Path("gkextract.db"),
+    model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    mode: ModeOpt = Mode.live,
+    fixtures: CacheOpt = None,
+    response_format: FormatOptLLM = None,
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    review_threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """The main job: ingest reports, then extract their narrative.
+
+    Resumable: a killed run picks up where it stopped, without duplicates and
+    without paying again for calls already made.  Exit status 1 if any file or
+    call failed; everything else still lands.
+
+    Example: gkextract run fixtures/reports --db gk.db --mode replay --fixtures fixtures/llm
+    """
+    settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config)
+    results = run_ingest(db, paths, fmt)
+    database = open_db(db)
+    if not database.execute("SELECT 1 FROM reports LIMIT 1").fetchone():
+        raise fail("no report could be ingested, so there is nothing to extract", EXIT_FAILURES)
+    summary = run_extract(database, settings, review_threshold, fmt)
+    if summary.failures or any(r.status == "failed" for r in results):
+        raise typer.Exit(EXIT_FAILURES)
 
 
 def _print_detail(d: dict) -> None:
