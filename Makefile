@@ -19,6 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	mkdir -p $(dir $(DB))
 	$(BIN)/gkextract run fixtures/reports --db $(DB) --mode replay --fixtures fixtures/llm
+	$(BIN)/gkextract reports --db $(DB)
 
 ## Run the test suite (offline, deterministic).
 test: $(STAMP)
@@ -26,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_extract.py
 
 clean:
 	rm -rf $(VENV) out

@@ -142,6 +142,10 @@ def reports(db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.tabl
         rows = list_reports(open_db(db))
     except EmptyDatabaseError as e:
         raise fail(str(e), EXIT_EMPTY)
+    if fmt is Format.table:  # people get a compact view; scripts get every column
+        rows = [dict(id=r["id"][:10], issuer=r["issuer"], year=r["year"], level=r["level"],
+                     region=" ".join(x for x in (r["province"], r["city"], r["county"]) if x),
+                     template=r["template"], status=r["status"], failed_checks=r["failed_checks"]) for r in rows]
     emit(rows, fmt, title=f"{len(rows)} report(s)")
 
 
@@ -392,13 +396,19 @@ def _query_errors() -> Iterator[None]:
 
 
 def _for_people(rows: list[dict]) -> list[dict]:
-    """Region in one column for the terminal; scripts get province, city and county apart."""
+    """A compact view for the terminal; scripts get every column apart (--format csv/json)."""
     out = []
     for r in rows:
-        r = dict(r)
-        region = " ".join(x for x in (r.pop("province"), r.pop("city"), r.pop("county")) if x)
-        out.append({"id": r.pop("id"), "report_id": r.pop("report_id"), "issuer": r.pop("issuer"),
-                    "region": region, **r})
+        row = {"id": r["id"], "issuer": r["issuer"],
+               "region": " ".join(x for x in (r["province"], r["county"] or r["city"]) if x), "year": r["year"]}
+        if "kind" in r:  # a fact
+            value = r["value"]
+            shown = None if value is None else f"{'≈' if r.get('approximate') else ''}{value:g} {r.get('unit') or ''}"
+            row.update(kind=r["kind"], metric=r["metric"], label=r["label"], value=shown)
+        else:
+            row.update(category=r["category"], summary=r["summary"])
+        row.update(score=r["score"], review=r["review_status"], evidence=r["evidence"])
+        out.append(row)
     return out
 
 
