@@ -184,8 +184,9 @@ def _record_file(db: sqlite_utils.Database, path: Path, res: FileResult) -> None
         size, mtime = st.st_size, st.st_mtime
     except OSError:
         size = mtime = None
-    db["files"].upsert(dict(path=str(path.resolve()), size=size, mtime=mtime, report_id=res.report_id,
-                            status=res.status, error=res.error, updated_at=_now()), pk="path")
+    db.execute("INSERT OR REPLACE INTO files (path, size, mtime, report_id, status, error, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [str(path.resolve()), size, mtime, res.report_id, res.status, res.error, _now()])
 
 
 def _unchanged(db: sqlite_utils.Database, path: Path) -> str | None:

@@ -251,7 +251,7 @@ def detect_layout(body: str) -> str:
         return "pipe"
     if n <= 3:
         return "inline"
-    if sum(ln.count("\t") >= 2 or bool(re.search(r"\S\t+\S", ln)) for ln in lines) >= 0.3 * n:
+    if sum("\t" in ln.strip(" \t") or ln.count("\t") >= 2 for ln in lines) >= 0.3 * n:
         return "tab_rows"
     if sum(ln.startswith("\t") and ln.count("\t") == 1 for ln in lines) >= 0.5 * n:
         return "cell_per_line"
