@@ -193,18 +193,20 @@ def _best_chain(cands: list[_Candidate], text: str) -> list[_Candidate]:
 
 def _signature(text: str, floor: int) -> tuple[int, int] | None:
     """The issuer and date lines that close many reports, after the last part's content."""
-    lines = list(re.finditer(r"[^\n]*", text))
     sig_start = None
-    for m in reversed(lines):
-        if m.start() < floor:
+    end = len(text)
+    for _ in range(12):  # a signature is a few short lines; blank lines may pad it
+        start = text.rfind("\n", 0, end) + 1
+        if start < floor:
             break
-        line = m.group()
-        if not line.strip():
-            continue
-        if _SIGNATURE_LINE.match(line):
-            sig_start = m.start()
-            continue
-        break
+        line = text[start:end]
+        if line.strip():
+            if not _SIGNATURE_LINE.match(line):
+                break
+            sig_start = start
+        if start == 0:
+            break
+        end = start - 1
     if sig_start is None:
         return None
     return sig_start, len(text.rstrip())

@@ -383,7 +383,9 @@ def _t1_template(tokens: list[Token]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _match_row(compact: str, defs: tuple[RowDef, ...], group: str | None) -> RowDef | None:
+    """The template row a label names: by keyword, else by its "1." number under the group."""
     for rd in defs:
         if any(k in compact for k in rd.keywords):
             return rd
