@@ -383,18 +383,26 @@ def _t1_template(tokens: list[Token]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+_MATCHES: dict[tuple[int, str, str | None], RowDef | None] = {}
+
+
 def _match_row(compact: str, defs: tuple[RowDef, ...], group: str | None) -> RowDef | None:
-    """The template row a label names: by keyword, else by its "1." number under the group."""
-    for rd in defs:
-        if any(k in compact for k in rd.keywords):
-            return rd
-    m = re.match(r"^(\d)[.、]", compact)
-    if m and group:
-        for rd in defs:
-            if rd.group == group and rd.ordinal == int(m.group(1)):
-                return rd
-    return None
+    """The template row a label names: by keyword, else by its "1." number under the group.
+
+    Memoised by the identity of ``defs`` (module-level templates): hashing the
+    RowDef tuples for an lru_cache cost more than the matching itself.
+    """
+    key = (id(defs), compact, group)
+    if key in _MATCHES:
+        return _MATCHES[key]
+    found = next((rd for rd in defs if any(k in compact for k in rd.keywords)), None)
+    if found is None:
+        m = re.match(r"^(\d)[.、]", compact)
+        if m and group:
+            found = next((rd for rd in defs if rd.group == group and rd.ordinal == int(m.group(1))), None)
+    if len(_MATCHES) < 50_000:
+        _MATCHES[key] = found
+    return found
 
 
 def _collect(tokens: list[Token], defs: tuple[RowDef, ...], layout: str, *,
