@@ -92,10 +92,6 @@ class Grounder:
         return Span(None, None, "none", 0.0)
 
 
-def locate(quote: str, text: str, lo: int = 0, hi: int | None = None) -> Span:
-    return Grounder(text, (lo, hi if hi is not None else len(text))).locate(quote, lo, hi)
-
-
 _ZERO_WORDS = re.compile(r"未收到|没有|无|零|未发生|未出现")
 
 

@@ -22,7 +22,6 @@ _ONE_TO_ONE[ord("\u2212")] = ord("-")  # minus sign
 _DROP = "\u200b\u200c\u200d\u2060\ufeff"
 _DROP_RE = re.compile(f"[{_DROP}]|\r\n?")
 _DROP_SPACES_RE = re.compile(f"[{_DROP} \t]|\r\n?")
-_SPACES_RE = re.compile(r"[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,3 @@ def normalize(text: str, *, strip_spaces: bool = False) -> Normalized:
     index.extend(range(pos, len(mapped)))
     return Normalized("".join(out), text, tuple(index))
 
-
-def squeeze_spaces(s: str) -> str:
-    """Collapse runs of spaces and tabs; for labels and display, not for spans."""
-    return _SPACES_RE.sub(" ", s).strip()

@@ -286,14 +286,6 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 ]
 
 
-def register_migration(version: int, name: str, fn: Migration) -> None:
-    """Later pipeline stages add their tables here, in version order."""
-    if any(v == version for v, _, _ in MIGRATIONS):
-        raise ValueError(f"migration {version} already registered")
-    MIGRATIONS.append((version, name, fn))
-    MIGRATIONS.sort(key=lambda m: m[0])
-
-
 def migrate(db: sqlite_utils.Database) -> list[int]:
     """Apply the migrations this database has not seen; return their versions."""
     db.execute(

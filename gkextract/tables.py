@@ -19,9 +19,6 @@ from typing import Callable, Iterable, Literal
 from .normalize import normalize
 from .numbers import CellValue, cn_to_int, parse_cell
 
-TableKey = Literal["proactive", "applications", "review_litigation"]
-TABLE_KEYS: tuple[str, ...] = ("proactive", "applications", "review_litigation")
-Template = Literal["2019", "2021"]
 
 
 # --- templates --------------------------------------------------------------------------
