@@ -150,3 +150,21 @@ def test_existing_database_is_migrated_not_recreated(tmp_path, monkeypatch):
     versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == [v for v, _, _ in store.MIGRATIONS]
     assert count(db, "reports") == 1 and "facts" in db.table_names()
+
+
+def test_a_killed_batch_resumes_without_duplicates(db):
+    seen = []
+
+    def kill_after_three(res):
+        seen.append(res)
+        if len(seen) == 3:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of a batch
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(db, [REPORTS], on_file=kill_after_three, commit_every=2)
+    landed = count(db, "reports")
+    assert landed == 2                       # the first group committed, the open group rolled back
+    assert count(db, "files") == landed
+    results = ingest_paths(db, [REPORTS])
+    assert sorted(r.status for r in results) == ["ingested"] * 3 + ["skipped"] * 2
+    assert count(db, "reports") == 5 and count(db, "checks") == 200
