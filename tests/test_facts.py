@@ -21,35 +21,57 @@ def run(*args: str, db: Path) -> list[dict]:
     return json.loads(res.stdout)
 
 
-def test_training_in_2019_by_county_governments_in_shanxi(sample_db):
-    rows = run("--kind", "training", "--province", "山西", "--year", "2019", "--level", "county", db=sample_db)
-    assert len(rows) == 1
-    (t,) = rows
-    assert (t["issuer"], t["metric"], t["label"], t["value"]) == ("保德县人民政府", "sessions", "政务公开业务培训", None)
-    assert t["attributes"] == {"status": "planned", "audience": "全县政务公开工作人员"}
+def test_training_in_2019_by_county_governments(sample_db):
+    # 001 (宁夏) is a department and 003 (河南) reports 2020; 000 (山西) states no training
+    rows = run("--kind", "training", "--year", "2019", "--level", "county", db=sample_db)
+    assert [(r["issuer"], r["province"], r["metric"], r["value"]) for r in rows] == [
+        ("保定市竞秀区人民政府", "河北省", None, None), ("关岭自治县人民政府", "贵州省", "participants", 70)]
+    assert run("--kind", "training", "--province", "山西", "--year", "2019", "--level", "county", db=sample_db) == []
+
+    (t,) = run("--kind", "training", "--province", "河北", "--year", "2019", "--level", "county", db=sample_db)
+    assert (t["issuer"], t["metric"], t["label"], t["value"], t["unit"]) == ("保定市竞秀区人民政府", None, None, None, None)
+    assert t["attributes"] == {"status": "held", "audience": "政府信息公开队伍", "topic": None}
+    assert t["evidence"] == "坚持集中培训、以会代训等方式对政府信息公开队伍进行培训"
+    (t,) = run("--kind", "training", "--province", "贵州", "--year", "2019", "--level", "county", db=sample_db)
+    assert (t["label"], t["value"], t["unit"], t["approximate"]) == ("政府门户网站运用及政务公开信息保障", 70, "名", 1)
+    assert t["attributes"] == {"status": "held", "audience": "全县政务公开工作骨干和相关负责同志",
+                               "topic": "政府门户网站运用及政务公开信息保障"}
 
 
 def test_kind_and_metric_filters(sample_db):
     ningxia = run("--kind", "training", "--province", "宁夏回族自治区", db=sample_db)
-    assert [(r["metric"], r["value"], r["unit"], r["approximate"]) for r in ningxia] == [
-        ("sessions", 1, "期", 0), ("sessions", 2, "期", 0), ("participants", 1000, "人次", 1)]
+    assert [(r["metric"], r["label"], r["value"], r["unit"], r["approximate"]) for r in ningxia] == [
+        ("sessions", "政务公开工作", 1, "期", 0), ("sessions", "网络安全与舆情处置、新媒体管理", 2, "期", 0),
+        ("participants", "政务公开业务", 1000, "人次", 1)]
     received = run("--kind", "application", "--metric", "received", db=sample_db)
     assert sorted(r["value"] for r in received) == [0, 2, 5, 5, 18]
-    assert {r["issuer"] for r in run("--issuer", "竞秀", db=sample_db)} == {"保定市竞秀区人民政府"}
+    handled = run("--metric", "handled", db=sample_db)
+    assert [(r["county"], r["value"], r["score"], r["review_status"]) for r in handled] == [
+        ("遂平县", 17, 0.65, "pending"), ("关岭布依族苗族自治县", 5, 0.65, "pending")]
+    jingxiu = run("--issuer", "竞秀", db=sample_db)
+    assert {r["issuer"] for r in jingxiu} == {"保定市竞秀区人民政府"}
+    assert [(r["kind"], r["value"]) for r in jingxiu] == [("training", None), ("disclosure", 1600), ("application", 5)]
 
 
 def test_search_over_label_and_evidence(sample_db):
     weibo = run("--search", "微博", db=sample_db)
     assert sorted(r["value"] for r in weibo) == [116, 490, 1598, 3951]
-    assert [r["value"] for r in run("--search", "保德发布", db=sample_db)] == [3951]
+    assert [r["value"] for r in run("--search", "保德发布", db=sample_db)] == [3951]          # the label
+    assert [r["value"] for r in run("--search", "便民服务", db=sample_db)] == [18, 203]      # label and evidence
+    assert [r["value"] for r in run("--search", "微博 保德", db=sample_db)] == [3951]        # all words
 
 
 def test_stats_per_level(sample_db):
     rows = run("--kind", "platform", "--metric", "items", "--by", "level", "--stats", db=sample_db)
-    # county: 3951 (保德), 1598 (遂平), 4440, 116, 490 (关岭); department: 1900 (盐池)
+    # county 条: 3951, 42 (保德), 4014, 1598, 449, 203 (遂平), 4440, 116, 490 (关岭);
+    # county 件: 86 (保德), 0, 22, 17, 164 (关岭); department: 103 件 and 1900 条 (盐池)
     assert rows == [
-        {"level": "county", "kind": "platform", "metric": "items", "unit": "条", "facts": 5, "reports": 3,
-         "min": 116, "median": 1598, "max": 4440},
+        {"level": "county", "kind": "platform", "metric": "items", "unit": "件", "facts": 5, "reports": 2,
+         "min": 0, "median": 22, "max": 164},
+        {"level": "county", "kind": "platform", "metric": "items", "unit": "条", "facts": 9, "reports": 3,
+         "min": 42, "median": 490, "max": 4440},
+        {"level": "department", "kind": "platform", "metric": "items", "unit": "件", "facts": 1, "reports": 1,
+         "min": 103, "median": 103, "max": 103},
         {"level": "department", "kind": "platform", "metric": "items", "unit": "条", "facts": 1, "reports": 1,
          "min": 1900, "median": 1900, "max": 1900},
     ]
@@ -57,24 +79,37 @@ def test_stats_per_level(sample_db):
 
 def test_median_new_media_accounts_per_county(sample_db):
     rows = run("--kind", "platform", "--metric", "accounts", "--by", "county", "--stats", db=sample_db)
+    # 遂平: 5 new-media accounts, 18 township service centres, 203 village service stations
+    assert [(r["county"], r["facts"], r["min"], r["median"], r["max"], r["unit"]) for r in rows] == [
+        ("遂平县", 3, 5, 18, 203, "个")]
+    rows = run("--kind", "platform", "--metric", "accounts", "--search", "新媒体", "--by", "county", "--stats",
+               db=sample_db)
     assert [(r["county"], r["facts"], r["median"], r["unit"]) for r in rows] == [("遂平县", 1, 5, "个")]
 
 
 def test_stats_without_by_split_by_kind_metric_unit(sample_db):
     rows = {(r["kind"], r["metric"], r["unit"]): r for r in run("--stats", db=sample_db)}
     received = rows["application", "received", "件"]
-    assert (received["facts"], received["min"], received["median"], received["max"]) == (5, 0, 5, 18)
-    # 期 and 次 are kept apart; the planned training has no value and is not counted
-    assert rows["training", "sessions", "期"]["facts"] == 2
-    assert rows["training", "sessions", "次"]["facts"] == 1
-    assert ("training", "sessions", None) not in rows
+    assert (received["facts"], received["min"], received["median"], received["max"]) == (3, 2, 5, 18)
+    # 件, 例 and no unit (000's "未收到" = 0) are kept apart
+    assert (rows["application", "received", "例"]["facts"], rows["application", "received", "例"]["median"]) == (1, 5)
+    assert (rows["application", "received", None]["facts"], rows["application", "received", None]["max"]) == (1, 0)
+    handled = rows["application", "handled", "件"]
+    assert (handled["facts"], handled["reports"], handled["median"]) == (2, 2, 11)
+    # 人次 and 名 are kept apart; the three trainings without a number are not counted
+    assert (rows["training", "sessions", "期"]["facts"], rows["training", "sessions", "期"]["median"]) == (2, 1.5)
+    assert rows["training", "participants", "人次"]["facts"] == 1
+    assert rows["training", "participants", "名"]["facts"] == 1
+    assert not any(k == "training" and (m is None or u is None) for k, m, u in rows)
+    assert ("supervision", "assessment", None) not in rows   # supervision without numbers: nothing to count
+    assert len(rows) == 28
 
 
 def test_by_province_counts_reports_stating_training(sample_db):
     rows = {r["province"]: (r["reports"], r["reports_in_group"], r["share"], r["items"])
             for r in run("--kind", "training", "--by", "province", db=sample_db)}
-    assert rows == {"宁夏回族自治区": (1, 1, 1.0, 3), "贵州省": (1, 1, 1.0, 2), "山西省": (1, 1, 1.0, 1),
-                    "河北省": (0, 1, 0.0, 0), "河南省": (0, 1, 0.0, 0)}
+    assert rows == {"宁夏回族自治区": (1, 1, 1.0, 3), "河北省": (1, 1, 1.0, 1), "河南省": (1, 1, 1.0, 2),
+                    "贵州省": (1, 1, 1.0, 1), "山西省": (0, 1, 0.0, 0)}
 
 
 def test_csv(sample_db):
@@ -82,9 +117,20 @@ def test_csv(sample_db):
     assert res.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert [(r["kind"], r["metric"], r["value"]) for r in rows] == [
-        ("disclosure", "items", "6264"), ("platform", "accounts", "5"), ("platform", "items", "1598"),
-        ("application", "received", "18"), ("application", "handled", "17")]
-    assert json.loads(rows[1]["attributes"]) == {"type": "new_media"}
+        ("platform", "items", "4014"), ("platform", "items", "1598"), ("platform", "items", "449"),
+        ("platform", "items", "203"), ("platform", "accounts", "5"), ("platform", "accounts", "18"),
+        ("platform", "accounts", "203"), ("training", "", ""), ("training", "", ""),
+        ("disclosure", "items", "6264"), ("disclosure", "items", "69"), ("disclosure", "items", "4027"),
+        ("disclosure", "items", "75"), ("disclosure", "items", "2093"), ("disclosure", "items", "1255"),
+        ("disclosure", "items", "176"), ("application", "received", "18"), ("application", "handled", "17"),
+        ("application", "carried_over", "1"), ("application", "review_cases", "1"),
+        ("application", "litigation_cases", "0"), ("supervision", "assessment", ""),
+        ("supervision", "inspection", ""), ("supervision", "other", "")]
+    assert json.loads(rows[4]["attributes"]) == {"type": "new_media"}
+    assert json.loads(rows[7]["attributes"]) == {"status": "held", "audience": "领导干部、公务员", "topic": "政务公开"}
+    assert (rows[17]["evidence"], rows[17]["score"], rows[17]["review_status"]) == ("其中17件已按时办结", "0.65",
+                                                                                    "pending")
+    assert {r["review_status"] for i, r in enumerate(rows) if i != 17} == {"unflagged"}
 
 
 @pytest.mark.parametrize("args, message", [
