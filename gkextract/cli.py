@@ -70,6 +70,14 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def existing_db(path: Path) -> sqlite_utils.Database:
+    """Query commands never create a database: a mistyped --db is an error, not an empty file."""
+    if not path.exists():
+        raise fail(f"no database at {path}: run `gkextract ingest PATH... --db FILE` "
+                   "(or `gkextract run PATH... --db FILE`) first", EXIT_EMPTY)
+    return open_db(path)
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[current]}"), TimeRemainingColumn(), console=err_console,
@@ -139,7 +147,7 @@ def reports(db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.tabl
     Example: gkextract reports --db gk.db --format csv
     """
     try:
-        rows = list_reports(open_db(db))
+        rows = list_reports(existing_db(db))
     except EmptyDatabaseError as e:
         raise fail(str(e), EXIT_EMPTY)
     if fmt is Format.table:  # people get a compact view; scripts get every column
@@ -159,7 +167,7 @@ def show(
 
     Example: gkextract show 3f2a --db gk.db --format json
     """
-    database = open_db(db)
+    database = existing_db(db)
     try:
         rid = resolve_report_id(database, report)
     except EmptyDatabaseError as e:
@@ -263,7 +271,7 @@ def extract(
     Example: OPENAI_API_KEY=... gkextract extract --db gk.db --model gpt-4o-mini -j 16
     """
     settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config)
-    database = open_db(db)
+    database = existing_db(db)
     try:
         ensure_reports(database)
         ids = [resolve_report_id(database, r) for r in report] if report else None
@@ -420,7 +428,7 @@ def _emit_items(rows: list[dict], fmt: Format, what: str) -> None:
 
 
 def _narrative(table: str, db: Path, fmt: Format, f: Filters, by: Optional[str]) -> None:
-    database = open_db(db)
+    database = existing_db(db)
     with _query_errors():
         f = resolve_filters(database, f)
         if by:
@@ -484,7 +492,7 @@ def facts(
       gkextract facts --kind training --province 山西 --year 2019 --level county
       gkextract facts --kind platform --metric accounts --by county --stats
     """
-    database = open_db(db)
+    database = existing_db(db)
     f = Filters(province=province, city=city, county=county, level=level, year=year, issuer=issuer, kind=kind,
                 metric=metric, search=search, include_rejected=include_rejected)
     with _query_errors():
@@ -514,7 +522,7 @@ def summary(
     """
     if fmt is Format.csv:
         raise fail("a summary is one nested record: use --format json", EXIT_USAGE)
-    database = open_db(db)
+    database = existing_db(db)
     with _query_errors():
         d = report_summary(database, report, include_rejected)
     if fmt is not Format.table:
@@ -574,7 +582,7 @@ def review(
     """
     if export_to and import_from:
         raise fail("give --export or --import, not both", EXIT_USAGE)
-    database = open_db(db)
+    database = existing_db(db)
     who = reviewer_name(reviewer)
     with _query_errors():
         if import_from:
@@ -617,7 +625,7 @@ def export_command(
 
     Example: gkextract export --db gk.db --out out/ --format jsonl
     """
-    database = open_db(db)
+    database = existing_db(db)
     with _query_errors():
         written = export_db(database, out, fmt, include_rejected)
     emit(written, Format.table, title=f"wrote {len(written)} files to {out}")

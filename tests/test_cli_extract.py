@@ -55,7 +55,11 @@ def test_live_without_a_key_is_a_usage_error(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "OPENAI_API_KEY" in res.output
 
 
-def test_extract_on_an_empty_database_says_what_to_run(tmp_path):
+def test_extract_on_an_empty_or_missing_database_says_what_to_run(tmp_path):
+    res = runner.invoke(app, ["extract", "--db", str(tmp_path / "gk.db"), "--mode", "replay"])
+    assert res.exit_code == 3 and "gkextract run PATH..." in res.output
+    assert not (tmp_path / "gk.db").exists()          # a query never creates a database
+    runner.invoke(app, ["ingest", str(tmp_path / "nothing-here"), "--db", str(tmp_path / "gk.db")])
     res = runner.invoke(app, ["extract", "--db", str(tmp_path / "gk.db"), "--mode", "replay"])
     assert res.exit_code == 3 and "gkextract ingest" in res.output
 
