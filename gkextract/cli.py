@@ -66,7 +66,7 @@ def main(version: Annotated[Optional[bool], typer.Option("--version", callback=_
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
