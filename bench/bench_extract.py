@@ -124,7 +124,7 @@ def main() -> None:
         # (that call would need both sections' instructions).
         instructions = len(load_prompt("problems").text)
         whole = []
-        for rid, issuer, year, text in db.execute("SELECT id, issuer, year, text FROM reports"):
+        for issuer, year, text in db.execute("SELECT issuer, year, text FROM reports"):
             msgs = build_messages(load_prompt("overview"), issuer, year, "全文", text)
             whole.append((sum(len(m["content"]) for m in msgs) + instructions) / CHARS_PER_TOKEN)
     server.terminate()

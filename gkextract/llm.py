@@ -21,8 +21,8 @@ import random
 import time
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -165,7 +165,6 @@ class CachingTransport(httpx.AsyncBaseTransport):
         self.store = store
         self.mode = mode
         self.inner = inner or httpx.AsyncHTTPTransport()
-        self.calls = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"{}")
@@ -178,7 +177,6 @@ class CachingTransport(httpx.AsyncBaseTransport):
             return httpx.Response(404, json={"error": {"message": f"no saved reply for {context} (key {key})",
                                                        "type": "replay_miss"}},
                                   headers={MISS_HEADER: key}, request=request)
-        self.calls += 1
         response = await self.inner.handle_async_request(request)
         if response.status_code == 200:
             data = await response.aread()
@@ -219,11 +217,10 @@ class CallResult:
 
 
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                        openai.APIConnectionError)):
+    """429, 408, 409, 5xx, timeouts and dropped connections are worth another try; 4xx are not."""
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
-    return isinstance(exc, openai.APIStatusError) and exc.status_code in (408, 409, 429) or (
-        isinstance(exc, openai.APIStatusError) and exc.status_code >= 500)
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429) or exc.status_code >= 500)
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
@@ -265,7 +262,7 @@ class _Wait:
 
 
 def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None,
-                store: ReplyStore | None = None) -> tuple[openai.AsyncOpenAI, CachingTransport]:
+                store: ReplyStore | None = None) -> openai.AsyncOpenAI:
     """An AsyncOpenAI client whose HTTP goes through the reply store.
 
     The client's own retries are off: tenacity retries, so a failure is not retried twice over.
@@ -279,9 +276,8 @@ def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | Non
             raise RuntimeError("no API key: set OPENAI_API_KEY or api_key in the config file "
                                "(or use --mode replay)")
         key = "replay-needs-no-key"
-    client = openai.AsyncOpenAI(api_key=key, base_url=settings.base_url, max_retries=0,
-                                timeout=settings.timeout, http_client=http)
-    return client, caching
+    return openai.AsyncOpenAI(api_key=key, base_url=settings.base_url, max_retries=0,
+                              timeout=settings.timeout, http_client=http)
 
 
 def _usage(completion: Any) -> tuple[int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable
@@ -245,7 +244,7 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
                          prompts: dict[str, Prompt], threshold: float, summary: ExtractSummary,
                          transport: httpx.AsyncBaseTransport | None, store: ReplyStore | None,
                          on_done: Callable[[str, str, CallResult], None] | None) -> None:
-    client, _ = make_client(settings, transport, store)
+    client = make_client(settings, transport, store)
     sem = asyncio.Semaphore(settings.concurrency)
 
     async def one(rid: str, kind: str) -> tuple[str, str, CallResult]:

@@ -1,6 +1,5 @@
 """The LLM client's unhappy paths: re-asks, refusals, truncation, 429/5xx, timeouts, replay misses."""
 
-import json
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ from gkextract.narrative import extract_reports
 from gkextract.store import open_db
 
 from fake_openai import FLAWED, FakeOpenAI, answer, completion, ok
-from samples import REPORTS, SAMPLES, text
+from samples import SAMPLES, text
 
 STEM = "000_93a7fea9e9928630"
 

@@ -2,7 +2,6 @@
 
 import json
 
-import httpx
 import pytest
 
 from gkextract.ingest import ingest_paths, report_id
@@ -10,7 +9,7 @@ from gkextract.llm import LLMSettings, Mode, ResponseFormat
 from gkextract.narrative import build_messages, extract_reports, load_prompt
 from gkextract.store import open_db
 
-from fake_openai import FLAWED, FakeOpenAI, answer, completion, ok
+from fake_openai import FLAWED, FakeOpenAI, answer, ok
 from samples import REPORTS, SAMPLES, text
 
 REPLAY = LLMSettings(mode=Mode.replay, cache_dir=REPORTS.parent / "llm")
