@@ -480,6 +480,11 @@ def improvements(
 def facts(
     province: ProvinceOpt = None, city: CityOpt = None, county: CountyOpt = None, level: LevelOpt = None,
     year: YearOpt = None, issuer: IssuerOpt = None, kind: KindOpt = None, metric: MetricOpt = None,
+    platform_type: Annotated[Optional[str], typer.Option(
+        "--platform-type", help="Platforms of one type: portal, weibo, wechat, new_media, app, gazette, "
+                                "hotline_mailbox, other.")] = None,
+    training_status: Annotated[Optional[str], typer.Option(
+        "--training-status", help="Trainings held or planned.")] = None,
     search: SearchOpt = None, by: ByOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="count/min/median/max of the values per group "
                                                         "(and per kind, metric and unit).")] = False,
@@ -490,11 +495,13 @@ def facts(
 
     Examples:
       gkextract facts --kind training --province 山西 --year 2019 --level county
-      gkextract facts --kind platform --metric accounts --by county --stats
+      gkextract facts --platform-type new_media --metric accounts --level county --stats
+      gkextract facts --training-status held --year 2019 --province 宁夏
     """
     database = existing_db(db)
     f = Filters(province=province, city=city, county=county, level=level, year=year, issuer=issuer, kind=kind,
-                metric=metric, search=search, include_rejected=include_rejected)
+                metric=metric, platform_type=platform_type, training_status=training_status, search=search,
+                include_rejected=include_rejected)
     with _query_errors():
         f = resolve_filters(database, f)
         keys = parse_by("facts", by) if by else []

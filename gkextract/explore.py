@@ -21,7 +21,7 @@ import sqlite_utils
 
 from . import grounding, region
 from .query import EmptyDatabaseError, ensure_reports, resolve_report_id
-from .schema import CATEGORIES
+from .schema import CATEGORIES, PlatformType
 
 ITEM_TABLES = ("facts", "problems", "improvements")
 LEVELS = ("province", "city", "county", "township", "department")
@@ -74,6 +74,8 @@ class Filters:
     category: str | None = None
     kind: str | None = None
     metric: str | None = None
+    platform_type: str | None = None   # facts: portal, weibo, wechat, new_media …
+    training_status: str | None = None  # facts: held or planned
     search: str | None = None          # words, all of which must occur in summary/evidence
     include_rejected: bool = False
 
@@ -81,7 +83,7 @@ class Filters:
         """Category filters exclude facts; kind and metric filters exclude problems and improvements."""
         if table == "facts":
             return self.category is None
-        return self.kind is None and self.metric is None
+        return (self.kind, self.metric, self.platform_type, self.training_status) == (None, None, None, None)
 
 
 def explain_flags(flags: str | Sequence[str]) -> list[str]:
@@ -148,6 +150,8 @@ def resolve_filters(db: sqlite_utils.Database, f: Filters) -> Filters:
         category=f.category and canonical_category(f.category),
         kind=f.kind and _choice("kind", f.kind, KINDS),
         metric=f.metric and _choice("metric", f.metric, metrics),
+        platform_type=f.platform_type and _choice("platform type", f.platform_type, [t.value for t in PlatformType]),
+        training_status=f.training_status and _choice("training status", f.training_status, ("held", "planned")),
         report=f.report and resolve_report_id(db, f.report),
     )
 
@@ -220,6 +224,12 @@ def item_where(f: Filters, table: str) -> tuple[list[str], list[Any]]:
         if value is not None:
             clauses.append(f"i.{col} = ?")
             params.append(value)
+    if table == "facts" and f.platform_type:
+        clauses.append("i.kind = 'platform' AND json_extract(i.attributes, '$.type') = ?")
+        params.append(f.platform_type)
+    if table == "facts" and f.training_status:
+        clauses.append("i.kind = 'training' AND json_extract(i.attributes, '$.status') = ?")
+        params.append(f.training_status)
     if f.search:
         more, more_params = _search_clauses(table, f.search)
         clauses += more

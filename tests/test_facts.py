@@ -143,3 +143,17 @@ def test_invalid_filters(sample_db, args, message):
     res = runner.invoke(app, ["facts", *args, "--db", str(sample_db)], env={"COLUMNS": "200"})
     assert res.exit_code == 2
     assert message in res.output
+
+
+def test_platform_type_and_training_status(sample_db):
+    # 003 遂平: "目前,我县共有政务新媒体5个" is the only new-media account count
+    (acc,) = run("--platform-type", "new_media", "--metric", "accounts", db=sample_db)
+    assert (acc["issuer"], acc["value"], acc["unit"], acc["evidence"]) == ("遂平县人民政府", 5, "个", "目前,我县共有政务新媒体5个")
+    stats = runner.invoke(app, ["facts", "--platform-type", "new_media", "--metric", "accounts", "--level", "county",
+                                "--stats", "--db", str(sample_db), "--format", "json"])
+    assert [(s["facts"], s["median"]) for s in json.loads(stats.stdout)] == [(1, 5)]
+    held = run("--training-status", "held", "--province", "宁夏", "--year", "2019", db=sample_db)
+    assert sorted((r["metric"], r["value"]) for r in held) == [("participants", 1000), ("sessions", 1), ("sessions", 2)]
+    assert run("--training-status", "planned", db=sample_db) == []
+    bad = runner.invoke(app, ["facts", "--platform-type", "newmedia", "--db", str(sample_db)])
+    assert bad.exit_code == 2 and "did you mean new_media?" in bad.output
