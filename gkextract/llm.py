@@ -158,6 +158,11 @@ class ReplyStore:
         tmp.replace(self.path(key))  # atomic: a killed run never leaves half a file
 
 
+def _complete(reply: dict[str, Any]) -> bool:
+    choices = reply.get("choices") or [{}]
+    return choices[0].get("finish_reason") == "stop" and not (choices[0].get("message") or {}).get("refusal")
+
+
 class CachingTransport(httpx.AsyncBaseTransport):
     """Serve saved replies; pass misses on to the real transport and save what comes back."""
 
@@ -180,7 +185,9 @@ class CachingTransport(httpx.AsyncBaseTransport):
         response = await self.inner.handle_async_request(request)
         if response.status_code == 200:
             data = await response.aread()
-            self.store.put(key, body, context, json.loads(data))
+            reply = json.loads(data)
+            if _complete(reply):  # a refused or cut-off reply is not worth keeping: a re-run may do better
+                self.store.put(key, body, context, reply)
             return httpx.Response(200, content=data, headers={"content-type": "application/json"},
                                   request=request)
         return response

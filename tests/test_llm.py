@@ -163,3 +163,20 @@ def test_retry_after_parsing():
     assert retry_after_seconds(E({"retry-after": "3"})) == 3.0
     assert retry_after_seconds(E({"retry-after-ms": "1500"})) == 1.5
     assert retry_after_seconds(E({})) is None
+
+
+def test_refused_or_truncated_replies_are_not_cached(db, tmp_path):
+    target = report_id(text("000"))
+    replies = iter([completion(None, refusal=flawed("refusal.txt")), completion(answer(STEM, "overview"))])
+
+    def reply(body, ctx):
+        if ctx == f"report {target} section overview":
+            return httpx.Response(200, json=next(replies))
+        return ok(answer(STEM, "problems"))
+
+    first = extract_reports(db, settings(tmp_path), report_ids=[target], transport=FakeOpenAI(reply))
+    assert [f["status"] for f in first.failures] == ["refused"]
+    assert len(list((tmp_path / "cache" / "responses").glob("*.json"))) == 1   # only the good problems reply
+    again = extract_reports(db, settings(tmp_path), report_ids=[target], transport=FakeOpenAI(reply))
+    assert (again.calls, again.failures) == (1, [])                            # the refusal was asked again
+    assert extraction(db, target)[0] == "ok"
