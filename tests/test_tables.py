@@ -6,7 +6,7 @@ from gkextract.ingest import parse_document
 from gkextract.read import read_document
 from gkextract.tables import align, parse_applications, parse_proactive, Token
 
-from samples import SAMPLES
+from samples import SAMPLES, text
 
 
 def parsed(key):
@@ -280,3 +280,12 @@ def tok(raw):
 def test_align(cells, n, glued, expected):
     got = align([tok(c) for c in cells], n, glued)
     assert (None if got is None else [t.raw for t in got]) == expected
+
+
+def test_whole_report_on_one_line_gives_the_same_cells():
+    from gkextract.read import Document
+    flat = text("000").replace("\n", " ").replace("\t", " ")
+    one_line = parse_document(Document("flat.txt", "txt", flat, "utf-8"))
+    assert {t.layout for t in one_line.tables.values()} == {"inline"}
+    assert {k: v[0] for k, v in cells("000").items()} == {
+        (c.table, c.row_key, c.col_key): c.value for t in one_line.tables.values() for c in t.cells}
