@@ -232,6 +232,7 @@ def _m003_review(db: sqlite_utils.Database) -> None:
     category/summary for problems and improvements; ``original_*`` keep the
     extracted values) and a ``review_status`` of accepted | corrected |
     rejected | pending (flagged, no decision yet) | unflagged.
+    Only items of each report section's latest successful extraction appear.
     ``*_by_region`` add the report's region, level, year and issuer and leave
     rejected items out: the views to open in Datasette or pandas.
     """
@@ -250,6 +251,12 @@ def _m003_review(db: sqlite_utils.Database) -> None:
             note TEXT
         );
         CREATE INDEX reviews_item ON reviews(item_table, item_id, id);
+
+        -- Re-extracting with another model or prompt version adds rows; only the
+        -- latest successful extraction of each report section counts.
+        CREATE VIEW current_extractions AS
+        SELECT max(id) AS id, report_id, section FROM extractions WHERE status = 'ok'
+        GROUP BY report_id, section;
 
         CREATE VIEW latest_reviews AS
         SELECT * FROM reviews r
@@ -272,7 +279,8 @@ def _m003_review(db: sqlite_utils.Database) -> None:
         select += [status, "lr.id AS review_id", "lr.reviewer", "lr.decided_at"]
         select += [f"t.{c} AS original_{c}" for c in columns]
         db.execute(f"CREATE VIEW {table}_reviewed AS SELECT\n    " + ",\n    ".join(select) +
-                   f"\nFROM {table} t\nLEFT JOIN latest_reviews lr ON lr.item_table = '{table}' AND lr.item_id = t.id")
+                   f"\nFROM {table} t\nLEFT JOIN latest_reviews lr ON lr.item_table = '{table}' AND lr.item_id = t.id"
+                   "\nWHERE t.extraction_id IN (SELECT id FROM current_extractions)")
         db.execute(f"CREATE VIEW {table}_by_region AS\n"
                    "SELECT r.province, r.city, r.county, r.level, r.year, r.issuer, i.*\n"
                    f"FROM {table}_reviewed i JOIN reports r ON r.id = i.report_id\n"

@@ -178,3 +178,17 @@ def test_no_fixture_or_database_contains_the_api_key(db, tmp_path):
     for f in (REPORTS.parent / "llm").rglob("*"):
         if f.is_file():
             assert "sk-" not in f.read_text(encoding="utf-8", errors="ignore").replace("sk-test", "")
+
+
+def test_re_extracting_with_another_model_replaces_not_doubles_the_items(db, tmp_path):
+    extract_reports(db, REPLAY)
+    before = db.execute("SELECT count(*) FROM problems_reviewed").fetchone()[0]
+    rid = report_id(text("000"))
+    fake = FakeOpenAI(lambda body, ctx: ok(answer("000_93a7fea9e9928630", ctx.split()[-1])))
+    extract_reports(db, live(tmp_path, model="another-model"), report_ids=[rid], transport=fake)
+    assert db.execute("SELECT count(*) FROM extractions WHERE report_id = ?", [rid]).fetchone()[0] == 4
+    assert db.execute("SELECT count(*) FROM problems_reviewed").fetchone()[0] == before == 22
+    models = db.execute("SELECT DISTINCT e.model FROM facts_reviewed f JOIN extractions e ON e.id = f.extraction_id "
+                        "WHERE f.report_id = ?", [rid]).fetchall()
+    assert models == [("another-model",)]
+    assert db.execute("SELECT count(*) FROM problems").fetchone()[0] == 22 + 4   # originals kept
