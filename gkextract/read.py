@@ -1,11 +1,15 @@
 """Read a report file (txt, html, docx, pdf) into one plain text.
 
 Everything downstream works on a single string, so every format is reduced to
-lines; tables become one line per row with cells separated by tabs, framed by
-blank lines, and merged cells are expanded into a full grid whose covered
-positions are empty strings.  Plain text is returned verbatim because evidence
-offsets point into it.  Anything that is not a readable report raises
-``ReadError`` with a message meant for the user, never a library exception.
+lines; tables become one line per row with its cells separated by tabs, framed
+by blank lines.  A merged cell is one cell: the positions it covers are not
+written at all, so no blank is ever invented (a blank written there would be
+read as an empty cell and shift the row).  An empty cell the table really has
+stays an empty field.  Plain text and Markdown are returned verbatim because
+evidence offsets point into them.  HTML pages also yield the metadata that
+government CMSs put in ``<title>`` and ``<meta>`` tags.  Anything that is not a
+readable report raises ``ReadError`` with a message meant for the user, never
+a library exception.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +29,8 @@ import lxml.etree
 import lxml.html
 import pdfplumber
 from docx.oxml.ns import qn
-from docx.table import Table as DocxTable
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".html", ".htm", ".docx", ".pdf")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".docx", ".pdf")
 
 
 class ReadError(Exception):
@@ -37,9 +40,10 @@ class ReadError(Exception):
 @dataclass(frozen=True)
 class Document:
     path: str             # as given
-    format: str           # "txt" | "html" | "docx" | "pdf"
+    format: str           # "txt" | "md" | "html" | "docx" | "pdf"
     text: str             # the full report text; original characters, not normalised
     encoding: str | None  # e.g. "utf-8", "utf-8-sig", "gb18030"; None for docx/pdf
+    meta: dict[str, str] = field(default_factory=dict)  # HTML: title, ArticleTitle, PubDate …
 
 
 def read_document(path: str | Path) -> Document:
@@ -63,12 +67,13 @@ def read_document(path: str | Path) -> Document:
     if not data.strip():
         raise ReadError(f"{name}: empty file")
 
-    if suffix == ".txt":
+    if suffix in (".txt", ".md"):
         text, encoding = _decode(data, name, declared=None)
-        return Document(name, "txt", _require_text(text, name), encoding)
+        return Document(name, suffix[1:], _require_text(text, name), encoding)
     if suffix in (".html", ".htm"):
         text, encoding = _decode(data, name, declared=_declared_charset(data))
-        return Document(name, "html", _require_text(_html_text(text, name), name), encoding)
+        body, meta = _html_text(text, name)
+        return Document(name, "html", _require_text(body, name), encoding, meta)
     if suffix == ".docx":
         return Document(name, "docx", _require_text(_docx_text(data, name), name), None)
     return Document(name, "pdf", _pdf_text(data, name), None)
@@ -215,11 +220,6 @@ def _cell_text(text: str) -> str:
     return _CELL_SPACE_RE.sub(" ", text).strip()
 
 
-def _pad(rows: list[list[str]]) -> list[list[str]]:
-    width = max((len(r) for r in rows), default=0)
-    return [r + [""] * (width - len(r)) for r in rows]
-
-
 # --- HTML ---------------------------------------------------------------------------------
 
 _BLOCK_TAGS = frozenset({
@@ -234,12 +234,17 @@ _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _MAX_COLSPAN = 1000  # the HTML standard's limit
 
 
-def _html_text(text: str, name: str) -> str:
-    """Block elements become lines; leaf tables with 2+ columns become grids.
+_META_NAMES = ("ArticleTitle", "PubDate", "ContentSource", "SiteName", "ColumnName")
+
+
+def _html_text(text: str, name: str) -> tuple[str, dict[str, str]]:
+    """Block elements become lines; leaf tables with 2+ columns become rows of cells.
 
     A table that contains another table, or has a single column, is page
     layout (old government sites wrap the whole report in one): its cells are
-    read like any other block, so the tables inside it still come out as grids.
+    read like any other block, so the tables inside it still come out as rows.
+    Also returns the page's ``<title>`` and the CMS ``<meta>`` tags named in
+    ``_META_NAMES``, which metadata uses for the issuer and publication date.
     """
     # huge_tree lifts libxml2's nesting limit of 256, which Word-exported pages can
     # exceed; past its hard limit libxml2 silently drops the rest, so say so.
@@ -252,6 +257,7 @@ def _html_text(text: str, name: str) -> str:
         raise ReadError(f"{name}: cannot parse HTML ({e})") from None
     if any("Excessive depth" in error.message for error in parser.error_log):
         raise ReadError(f"{name}: HTML elements are nested too deeply to read")
+    meta = _html_meta(root)
     for el in list(root.iter(*_DROPPED_TAGS)):
         el.drop_tree()
 
@@ -265,6 +271,8 @@ def _html_text(text: str, name: str) -> str:
     # Iterative, not recursive: nesting can be deeper than Python's recursion limit.
     walk = lxml.etree.iterwalk(root, events=("start", "end"))
     for event, el in walk:
+        if not isinstance(el.tag, str):
+            continue
         tag = el.tag.lower()
         if event == "end":
             if tag in _BLOCK_TAGS or tag == "br":
@@ -276,7 +284,7 @@ def _html_text(text: str, name: str) -> str:
             for line in el.text_content().splitlines():
                 out.line(line.rstrip())
             walk.skip_subtree()
-        elif tag == "table" and (rows := _html_grid(el)):
+        elif tag == "table" and (rows := _html_rows(el)):
             newline()
             caption = el.find("caption")
             if caption is not None:
@@ -289,34 +297,48 @@ def _html_text(text: str, name: str) -> str:
             if el.text:
                 inline.append(el.text)
     newline()
-    return out.text()
+    return out.text(), meta
 
 
-def _html_grid(table: lxml.html.HtmlElement) -> list[list[str]] | None:
-    """The table as a full grid of cell texts, or None if it is a layout table."""
+def _html_meta(root: lxml.html.HtmlElement) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    title = root.find(".//title")
+    if title is not None and (t := _cell_text(title.text_content())):
+        meta["title"] = t
+    wanted = {n.lower(): n for n in _META_NAMES}
+    for el in root.iter("meta"):
+        key = wanted.get((el.get("name") or "").strip().lower())
+        value = _cell_text(el.get("content") or "")
+        if key and value and key not in meta:
+            meta[key] = value
+    return meta
+
+
+_MAX_CELLS = 200_000  # a table larger than this is not a report table: read as blocks
+
+
+def _html_rows(table: lxml.html.HtmlElement) -> list[list[str]] | None:
+    """The table's rows as lists of their real cells, or None if it is a layout table.
+
+    Cells come in document order, which is left to right; positions covered by
+    another cell's rowspan/colspan are simply not there.  No grid is built, so
+    a hostile ``rowspan=0 colspan=1000`` costs nothing.
+    """
     if table.find(".//table") is not None:
         return None
-    rows = list(table.iter("tr"))
-    taken: dict[tuple[int, int], str] = {}
-    for r, tr in enumerate(rows):
-        c = 0
-        for cell in tr:
-            if cell.tag not in ("td", "th"):
-                continue
-            while (r, c) in taken:
-                c += 1
-            colspan = min(max(_span(cell.get("colspan")), 1), _MAX_COLSPAN)
-            rowspan = _span(cell.get("rowspan"))
-            rowspan = len(rows) - r if rowspan == 0 else min(max(rowspan, 1), len(rows) - r)
-            for dr in range(rowspan):
-                for dc in range(colspan):
-                    taken[(r + dr, c + dc)] = ""
-            taken[(r, c)] = _cell_text(cell.text_content())
-            c += colspan
-    width = max((c for _, c in taken), default=-1) + 1
+    rows: list[list[str]] = []
+    width = 0
+    n_cells = 0
+    for tr in table.iter("tr"):
+        cells = [c for c in tr if isinstance(c.tag, str) and c.tag.lower() in ("td", "th")]
+        n_cells += len(cells)
+        if n_cells > _MAX_CELLS:
+            return None
+        width = max(width, sum(min(max(_span(c.get("colspan")), 1), _MAX_COLSPAN) for c in cells))
+        rows.append([_cell_text(c.text_content()) for c in cells])
     if width <= 1:
         return None
-    return [[taken.get((r, c), "") for c in range(width)] for r in range(len(rows))]
+    return rows
 
 
 def _span(value: str | None) -> int:
@@ -374,32 +396,39 @@ def _docx_paragraph_text(p: Any) -> str:
     return "".join(r.text for r in runs)
 
 
+_W_TR, _W_TC, _W_VMERGE, _W_VAL = qn("w:tr"), qn("w:tc"), qn("w:vMerge"), qn("w:val")
+
+
 def _docx_table(tbl: Any, parent: Any, out: _Lines) -> None:
-    """A grid whose merged positions are "" — python-docx repeats a merged cell's object.
+    """Rows of real cells: a cell merged across columns is one ``<w:tc>``, and a
+    cell continuing a vertical merge (``<w:vMerge/>`` without ``restart``) is not
+    written, so merges never turn into blank cells.
 
     Like HTML, a table holding another table or a single column is layout, so
     its cells are read as ordinary blocks.
     """
-    seen: set[Any] = set()  # <w:tc> elements; lxml elements compare by identity
+    rows: list[list[str]] = []
     cells: list[Any] = []
-    grid: list[list[str]] = []
-    for row in DocxTable(tbl, parent).rows:
-        texts = [""] * row.grid_cols_before
-        for cell in row.cells:
-            if cell._tc in seen:
-                texts.append("")
+    width = 0
+    for tr in tbl.iterchildren(_W_TR):
+        texts: list[str] = []
+        span_total = 0
+        for tc in tr.iterchildren(_W_TC):
+            props = tc.tcPr
+            span_total += props.grid_span if props is not None else 1
+            vmerge = props.find(_W_VMERGE) if props is not None else None
+            if vmerge is not None and vmerge.get(_W_VAL) != "restart":
                 continue
-            seen.add(cell._tc)
-            cells.append(cell)
-            paragraphs = cell._tc.xpath("./w:p | ./w:sdt/w:sdtContent/w:p")
+            cells.append(tc)
+            paragraphs = tc.xpath("./w:p | ./w:sdt/w:sdtContent/w:p")
             texts.append(_cell_text(" ".join(_docx_paragraph_text(p) for p in paragraphs)))
-        grid.append(texts)
-    grid = _pad(grid)
-    if tbl.find(f".//{_W_TBL}") is not None or max((len(r) for r in grid), default=0) <= 1:
-        for cell in cells:
-            _docx_blocks(cell._tc, cell, out)
+        width = max(width, span_total)
+        rows.append(texts)
+    if tbl.find(f".//{_W_TBL}") is not None or width <= 1:
+        for tc in cells:
+            _docx_blocks(tc, parent, out)
     else:
-        out.table(grid)
+        out.table(rows)
 
 
 # --- PDF ----------------------------------------------------------------------------------
@@ -435,7 +464,8 @@ def _pdf_page(page: Any, out: _Lines) -> None:
         for line in page.filter(_outside(bboxes)).extract_text_lines(return_chars=False)
     ]
     for table in tables:  # a cell's line breaks are only wrapping: join them
-        rows = _pad([[(cell or "").replace("\n", "") for cell in row] for row in table.extract()])
+        # None is a position covered by a merged cell: not a cell, so not written.
+        rows = [[cell.replace("\n", "") for cell in row if cell is not None] for row in table.extract()]
         items.append((table.bbox[1], rows))
     for _, item in sorted(items, key=lambda item: item[0]):
         if isinstance(item, str):

@@ -1,12 +1,20 @@
 """The three statistical tables, parsed by rule into (table, row, column) cells.
 
-Text arrives in several layouts: one cell per line (docx export), tab-separated
-rows (PDF/OCR, HTML and docx readers), cells separated by blank lines with some
-cells simply missing (scraped HTML), pipe tables, or a whole table on one line.
-Every layout is turned into a stream of tokens — labels, values and row breaks
-— and rows are recognised by their labels, not by position.  A row whose values
-cannot be lined up with the template's columns with confidence is marked
-``misaligned``: its raw cells are kept and no value is guessed or shifted.
+Text arrives in many layouts: one cell per line (docx export), tab-separated
+rows (PDF/OCR and the HTML/DOCX/PDF readers), pipe rows with or without a
+leading ``|``, space-separated rows (PDF text dumps), cells separated by blank
+lines with some cells simply missing (scraped HTML), or a whole table on one
+line with the digits of neighbouring cells run together (crawler dumps).
+
+Every layout becomes one stream of tokens — labels, values, blanks and row
+breaks.  Labels are read with their numbering (一、 （三） 2.) so that a row is
+the template row its whole label and position name, never the first keyword
+that fits.  A row's values are then lined up with the template's columns:
+every reading the layout allows is enumerated (padding from merged cells,
+digits run together, blank cells a lossy layout cannot show) and the row is
+accepted only when exactly one reading remains — where the template has a row
+identity (总计 = the sum of its parts) it is used to pick among readings.
+Anything else is ``misaligned``: the raw cells are kept and nothing is shifted.
 """
 
 from __future__ import annotations
@@ -14,14 +22,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable, Literal
+from itertools import combinations, product
+from typing import Callable, Iterable, Literal, Sequence
 
 from .normalize import normalize
 from .numbers import CellValue, cn_to_int, parse_cell
 
-
-
 # --- templates --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Col:
@@ -34,10 +42,11 @@ class Col:
 class RowDef:
     key: str
     label: str
-    keywords: tuple[str, ...]
+    keywords: tuple[str, ...]    # distinctive words of the label, for labels without numbering
     group: str | None = None     # the heading the row sits under
     ordinal: int | None = None   # its "1." number under that heading
     cols: tuple[Col, ...] = ()
+    marker: tuple[str, int] | None = None   # its own numbering: ("top", 1) 一、 / ("paren", 3) （三）
 
 
 _T1_2019_COUNT = (Col("new_made", "本年新制作数量"), Col("new_published", "本年新公开数量"),
@@ -53,13 +62,13 @@ PROACTIVE_ROWS: dict[str, tuple[RowDef, ...]] = {
         RowDef("rules", "规章", ("规章",), "art20_1", cols=_T1_2019_COUNT),
         RowDef("normative_documents", "规范性文件", ("规范性文件",), "art20_1", cols=_T1_2019_COUNT),
         RowDef("administrative_licensing", "行政许可", ("行政许可",), "art20_5", cols=_T1_2019_ITEMS),
-        RowDef("other_services", "其他对外管理服务事项", ("其他对外管理", "对外管理服务"), "art20_5",
-               cols=_T1_2019_ITEMS),
+        RowDef("other_services", "其他对外管理服务事项", ("其他对外管理服务事项", "对外管理服务事项"),
+               "art20_5", cols=_T1_2019_ITEMS),
         RowDef("administrative_penalty", "行政处罚", ("行政处罚",), "art20_6", cols=_T1_2019_ITEMS),
         RowDef("administrative_enforcement", "行政强制", ("行政强制",), "art20_6", cols=_T1_2019_ITEMS),
-        RowDef("administrative_fees", "行政事业性收费", ("事业性收费",), "art20_8",
+        RowDef("administrative_fees", "行政事业性收费", ("行政事业性收费", "事业性收费"), "art20_8",
                cols=(Col("prev_year_items", "上一年项目数量"), Col("change", "本年增/减"))),
-        RowDef("centralized_procurement", "政府集中采购", ("集中采购",), "art20_9",
+        RowDef("centralized_procurement", "政府集中采购", ("政府集中采购", "集中采购"), "art20_9",
                cols=(Col("procurement_items", "采购项目数量"),
                      Col("procurement_amount", "采购总金额", money=True))),
     ),
@@ -69,7 +78,7 @@ PROACTIVE_ROWS: dict[str, tuple[RowDef, ...]] = {
         RowDef("administrative_licensing", "行政许可", ("行政许可",), "art20_5", cols=_T1_2021_DECISIONS),
         RowDef("administrative_penalty", "行政处罚", ("行政处罚",), "art20_6", cols=_T1_2021_DECISIONS),
         RowDef("administrative_enforcement", "行政强制", ("行政强制",), "art20_6", cols=_T1_2021_DECISIONS),
-        RowDef("administrative_fees", "行政事业性收费", ("事业性收费",), "art20_8",
+        RowDef("administrative_fees", "行政事业性收费", ("行政事业性收费", "事业性收费"), "art20_8",
                cols=(Col("fee_amount", "本年收费金额（单位：万元）", money=True),)),
     ),
 }
@@ -81,25 +90,37 @@ APPLICANT_COLS = (
 )
 APPLICANT_PARTS = tuple(c.key for c in APPLICANT_COLS[:-1])
 
-# Groups of table 2: a label that opens a group is not a row itself.
-_T2_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("results", ("本年度办理结果", "办理结果")),
-    ("withheld", ("不予公开",)),
-    ("unable", ("无法提供",)),
-    ("not_processed", ("不予处理",)),
-)
+
+@dataclass(frozen=True)
+class GroupDef:
+    """A label of table 2 that heads rows and holds no values itself."""
+
+    key: str
+    keywords: tuple[str, ...]
+    marker: tuple[str, int]
+
+
+_T2_GROUPS: dict[str, tuple[GroupDef, ...]] = {
+    "2019": (
+        GroupDef("results", ("本年度办理结果", "办理结果"), ("top", 3)),
+        GroupDef("withheld", ("不予公开",), ("paren", 3)),
+        GroupDef("unable", ("无法提供",), ("paren", 4)),
+        GroupDef("not_processed", ("不予处理",), ("paren", 5)),
+    ),
+}
+_T2_GROUPS["2021"] = _T2_GROUPS["2019"] + (GroupDef("other_handling", ("其他处理",), ("paren", 6)),)
 
 
 def _t2(key: str, label: str, keywords: tuple[str, ...], group: str | None = None,
-        ordinal: int | None = None) -> RowDef:
-    return RowDef(key, label, keywords, group, ordinal, APPLICANT_COLS)
+        ordinal: int | None = None, marker: tuple[str, int] | None = None) -> RowDef:
+    return RowDef(key, label, keywords, group, ordinal, APPLICANT_COLS, marker)
 
 
 _T2_COMMON_HEAD = (
-    _t2("new_received", "一、本年新收政府信息公开申请数量", ("本年新收",)),
-    _t2("carried_over", "二、上年结转政府信息公开申请数量", ("上年结转",)),
-    _t2("disclosed", "（一）予以公开", ("予以公开",), "results"),
-    _t2("partially_disclosed", "（二）部分公开", ("部分公开",), "results"),
+    _t2("new_received", "一、本年新收政府信息公开申请数量", ("本年新收",), marker=("top", 1)),
+    _t2("carried_over", "二、上年结转政府信息公开申请数量", ("上年结转",), marker=("top", 2)),
+    _t2("disclosed", "（一）予以公开", ("予以公开",), "results", marker=("paren", 1)),
+    _t2("partially_disclosed", "（二）部分公开", ("部分公开",), "results", marker=("paren", 2)),
     _t2("withheld_state_secret", "1.属于国家秘密", ("国家秘密",), "withheld", 1),
     _t2("withheld_prohibited", "2.其他法律行政法规禁止公开", ("禁止公开", "其他法律行政法规"), "withheld", 2),
     _t2("withheld_three_safety", "3.危及“三安全一稳定”", ("三安全", "一稳定"), "withheld", 3),
@@ -114,22 +135,24 @@ _T2_COMMON_HEAD = (
     _t2("not_processed_petition", "1.信访举报投诉类申请", ("信访", "举报投诉"), "not_processed", 1),
     _t2("not_processed_repeat", "2.重复申请", ("重复申请",), "not_processed", 2),
     _t2("not_processed_publication", "3.要求提供公开出版物", ("出版物", "版物"), "not_processed", 3),
-    _t2("not_processed_mass_repeat", "4.无正当理由大量反复申请", ("大量反复", "无正当理由"), "not_processed", 4),
-    _t2("not_processed_confirmation", "5.要求行政机关确认或重新出具已获取信息", ("重新出具", "确认"),
+    # Not "无正当理由": （六）1. of the 2021 template says it too.
+    _t2("not_processed_mass_repeat", "4.无正当理由大量反复申请", ("大量反复",), "not_processed", 4),
+    _t2("not_processed_confirmation", "5.要求行政机关确认或重新出具已获取信息", ("重新出具", "确认或"),
         "not_processed", 5),
 )
 _T2_TAIL = (
-    _t2("total_handled", "（七）总计", ("总计",), "results"),
-    _t2("carried_forward", "四、结转下年度继续办理", ("结转下年", "下年度继续")),
+    _t2("total_handled", "（七）总计", ("总计",), "results", marker=("paren", 7)),
+    _t2("carried_forward", "四、结转下年度继续办理", ("结转下年", "下年度继续"), marker=("top", 4)),
 )
 APPLICATION_ROWS: dict[str, tuple[RowDef, ...]] = {
-    "2019": _T2_COMMON_HEAD + (_t2("other_handling", "（六）其他处理", ("其他处理",), "results"),) + _T2_TAIL,
+    "2019": _T2_COMMON_HEAD
+    + (_t2("other_handling", "（六）其他处理", ("其他处理",), "results", marker=("paren", 6)),) + _T2_TAIL,
     "2021": _T2_COMMON_HEAD + (
         _t2("other_overdue_correction", "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
             ("逾期不补正", "不补正"), "other_handling", 1),
         _t2("other_overdue_fee", "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",
             ("缴纳费用", "收费通知"), "other_handling", 2),
-        _t2("other_misc", "3.其他", ("其他",), "other_handling", 3),
+        _t2("other_misc", "3.其他", (), "other_handling", 3),
     ) + _T2_TAIL,
 }
 # Rows whose sum is (七)总计, per template.
@@ -210,33 +233,146 @@ class StatTable:
 # --- tokens -----------------------------------------------------------------------------
 
 TokKind = Literal["label", "value", "empty", "break"]
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_GLUED = re.compile(r"^(?P<label>.*[\u4e00-\u9fff”\"')）])(?P<num>\d+)$")
+# How a token was delimited.  "cell": a whole cell of a lossless layout (tabs, pipes,
+# one cell per line); "glued": a number written against a label with no separator;
+# "space": a piece of a space-separated line; "line": a line of a blank-separated layout.
+# Layouts that separate by space or blank line cannot show a blank cell: they are lossy.
+Sep = Literal["cell", "glued", "space", "line"]
 
 
 @dataclass(frozen=True)
 class Token:
     kind: TokKind
     raw: str = ""
-    glued: str | None = None   # a number glued to the end of a label: "3.危及“三安全一稳定”0"
-    compact: str = ""          # normalised, without spaces: what labels are matched on
+    compact: str = ""          # labels: normalised, without spaces — what labels are matched on
+    sep: Sep = "cell"
+
+    @property
+    def lossy(self) -> bool:
+        return self.sep in ("space", "line")
 
 
 _BREAK = Token("break")
+# A number in running table text: digits (with a sign, thousands commas, decimals, a
+# money unit).  Not a number: a year or date (2019年), a count with a measure word in
+# a note (5条), a percentage, "第2".
+_NUM_IN_TEXT = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:万元|亿元|元)?")
+_NOT_A_CELL_AFTER = set("年月日号时%余多个次人名家期场条件")
+_ORDINAL_AFTER = ".、"
+
+
+def _split_glued(text: str) -> list[tuple[str, str]]:
+    """Cut a stretch of text into ("label", …) and ("value", …) pieces.
+
+    Crawler dumps run labels and numbers together ("规章000规范性文件898989",
+    "…00000002.其他法律…").  An ordinal before a label ("2.其他") stays with the
+    label, peeled off the end of a digit run when the two are run together.
+    """
+    out: list[tuple[str, str]] = []
+    label_start = 0
+    for m in _NUM_IN_TEXT.finditer(text):
+        s, e = m.span()
+        before = text[s - 1] if s else ""
+        after = text[e] if e < len(text) else ""
+        token = m.group()
+        if before == "第" or (after and after in _NOT_A_CELL_AFTER):
+            continue
+        if after and after in _ORDINAL_AFTER and (e + 1 >= len(text) or not text[e + 1].isdigit()):
+            digits = token.lstrip("+-")
+            if not digits.isdigit():
+                continue
+            if len(digits) == 1:
+                continue  # "2.其他…": an ordinal, part of the label
+            e -= 1        # "00000002.其他…": seven values, then the ordinal 2
+            token = token[:-1]
+        if text[label_start:s].strip():
+            out.append(("label", text[label_start:s]))
+        out.append(("value", token))
+        label_start = e
+    if text[label_start:].strip():
+        out.append(("label", text[label_start:]))
+    return out
+
+
+def _label(raw: str, sep: Sep) -> Token:
+    return Token("label", raw, _compact(raw), sep)
+
+
+@lru_cache(maxsize=16384)
+def _compact(raw: str) -> str:
+    return normalize(raw, strip_spaces=True).text
+
+
+@lru_cache(maxsize=16384)
+def _is_value(raw: str) -> bool:
+    return parse_cell(raw).status in ("ok", "not_applicable")
 
 
 @lru_cache(maxsize=8192)
-def _token(cell: str) -> Token:
+def _cell_tokens(cell: str) -> tuple[Token, ...]:
+    """One cell of a lossless layout: a value, a blank, a label — or a label with a number glued on."""
     raw = cell.strip(" \t\r\n")
     if not raw.strip():
-        return Token("empty", raw)
-    if parse_cell(raw).status != "unparsed":
-        return Token("value", raw)
-    compact = normalize(raw, strip_spaces=True).text
-    m = _GLUED.match(compact)
-    if m and _CJK.search(m["label"]):
-        return Token("label", raw, glued=m["num"], compact=compact)
-    return Token("label", raw, compact=compact)
+        return (Token("empty", raw),)
+    if _is_value(raw):
+        return (Token("value", raw),)
+    pieces = _split_glued(raw)
+    if len(pieces) > 1 and pieces[0][0] == "label":
+        return tuple(_label(p, "cell") if kind == "label" else Token("value", p, sep="glued")
+                     for kind, p in pieces)
+    return (_label(raw, "cell"),)
+
+
+_WS = re.compile(r"[ \t\u3000\xa0]+")
+
+
+def _spaced_tokens(line: str, sep: Sep) -> list[Token]:
+    """A space-separated or run-together stretch: values split out, label pieces merged.
+
+    "社会公益 组织" stays one label; "230 000023" is two value pieces, each of
+    which may hold several cells (the aligner decides).
+    """
+    out: list[Token] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            out.append(_label(" ".join(pending), sep))
+            pending.clear()
+
+    for piece in _WS.split(line.strip()):
+        if not piece:
+            continue
+        if _is_value(piece):
+            flush()
+            out.append(Token("value", piece, sep=sep))
+            continue
+        for kind, text in _split_glued(piece):
+            if kind == "label":
+                pending.append(text)
+            else:
+                flush()
+                out.append(Token("value", text, sep=sep))
+    flush()
+    return out
+
+
+_PIPE_RULE = re.compile(r"\|?[\s:|\-]+\|?")
+_INNER_TAB = re.compile(r"\S\t|\t\s*\S.*\t")
+
+
+def _line_cells(line: str) -> list[str] | None:
+    """The cells of a row line of a lossless layout (pipes or tabs), else None."""
+    s = line.strip(" \r\n\u3000")
+    if "|" in s:
+        if s.startswith("|"):
+            s = s[1:]
+        if s.endswith("|"):
+            s = s[:-1]
+        return s.split("|")
+    if "\t" in s.strip("\t") or s.count("\t") >= 2 or _INNER_TAB.search(line):
+        return line.split("\t")
+    return None
 
 
 def detect_layout(body: str) -> str:
@@ -244,80 +380,270 @@ def detect_layout(body: str) -> str:
     if not lines:
         return "empty"
     n = len(lines)
-    if sum(ln.lstrip().startswith("|") for ln in lines) >= 0.3 * n:
-        return "pipe"
+    if sum("|" in ln for ln in lines) >= 0.3 * n:
+        if sum(len(_line_cells(ln) or ()) >= 2 for ln in lines) >= 0.3 * n:
+            return "pipe"
+        return "cell_per_line"   # one cell per line, each closed by " |"
     if n <= 3:
         return "inline"
-    if sum("\t" in ln.strip(" \t") or ln.count("\t") >= 2 for ln in lines) >= 0.3 * n:
+    if sum(_line_cells(ln) is not None for ln in lines) >= 0.3 * n:
         return "tab_rows"
-    if sum(ln.startswith("\t") and ln.count("\t") == 1 for ln in lines) >= 0.5 * n:
+    if sum(len(_spaced_tokens(ln, "space")) >= 2 and _has_value(ln) for ln in lines) >= 0.3 * n:
+        return "space_rows"
+    all_lines = body.split("\n")
+    adjacent = sum(1 for a, b in zip(all_lines, all_lines[1:]) if a.strip() and b.strip())
+    if adjacent >= 0.3 * n or sum(ln.startswith("\t") for ln in lines) >= 0.5 * n:
         return "cell_per_line"
     return "blank_separated"
+
+
+def _has_value(line: str) -> bool:
+    return any(t.kind == "value" for t in _spaced_tokens(line, "space"))
 
 
 def tokenize(body: str, layout: str) -> list[Token]:
     toks: list[Token] = []
     if layout == "inline":
-        sep = "\t" if "\t" in body else None
-        for part in re.split(r"[\t\n]" if sep else r"\s+", body):
-            if part.strip() or sep:
-                toks.append(_token(part))
-        return toks
+        return _spaced_tokens(body, "space")
     for line in body.split("\n"):
-        if layout == "pipe":
-            s = line.strip()
-            if not s.startswith("|"):
-                if s:
-                    toks.extend([_token(s), _BREAK])
+        if layout in ("pipe", "tab_rows"):
+            if layout == "pipe" and _PIPE_RULE.fullmatch(line.strip()):
                 continue
-            if re.fullmatch(r"\|?[\s:|\-]+\|?", s):
-                continue
-            toks.extend(_token(c) for c in s.strip("|").split("|"))
-            toks.append(_BREAK)
-        elif layout == "tab_rows":
-            if not line.strip():
-                continue
-            toks.extend(_token(c) for c in line.split("\t"))
-            toks.append(_BREAK)
-        elif layout == "cell_per_line":
-            if not line.strip():
-                if line == "" or "\t" not in line:
+            cells = _line_cells(line)
+            if cells is None:
+                if line.strip():
+                    toks.extend(_spaced_tokens(line, "space"))
                     toks.append(_BREAK)
-                else:
-                    toks.append(Token("empty", ""))
                 continue
-            toks.append(_token(line[1:] if line.startswith("\t") else line))
-        else:  # blank_separated: a blank line separates cells, and nothing marks a row's end
+            for c in cells:
+                toks.extend(_cell_tokens(c))
+            toks.append(_BREAK)
+        elif layout == "space_rows":
             if line.strip():
-                toks.append(_token(line))
+                toks.extend(_spaced_tokens(line, "space"))
+                toks.append(_BREAK)
+        elif layout == "cell_per_line":
+            s = line.strip(" \r\u3000")
+            if s.endswith("|"):
+                s = s[:-1]
+            if not line.strip():
+                toks.append(Token("empty", "") if "\t" in line or s != line.strip(" \r\u3000")
+                            else _BREAK)
+                continue
+            toks.extend(_cell_tokens(s[1:] if s.startswith("\t") else s))
+        else:  # blank_separated: a blank line separates cells, nothing marks a row's end
+            if line.strip():
+                toks.extend(t if t.kind != "value" else Token("value", t.raw, sep="line")
+                            for t in _cell_tokens(line))
     return toks
 
 
 # --- alignment --------------------------------------------------------------------------
 
-def align(values: list[Token], n: int, glued: str | None) -> list[Token] | None:
+# A row identity: (columns of the parts, column of their total), per group of the row.
+Identity = tuple[tuple[tuple[int, ...], int], ...]
+_MAX_SEARCH = 200_000
+
+
+Reading = tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class Alignment:
+    cells: list[str | None] | None   # raw text per column, None for a blank; None if not aligned
+    note: str | None = None
+    candidates: tuple[Reading, ...] = ()   # when not aligned: readings that fit the row identity
+
+
+_MAX_CANDIDATES = 6
+
+
+def align(tokens: Sequence[Token], n: int, identity: Identity | None = None,
+          lossy_layout: bool = False) -> Alignment:
     """Line up a row's value tokens with its n columns, or say it cannot be done.
 
-    Accepted: exactly n cells; n cells followed by empty padding; or exactly n
-    contiguous non-empty cells after empty padding (a label cell spanning
-    columns).  A number glued to the label fills a single missing first cell.
-    Anything else — too few, too many, gaps — is not guessed.
+    Lossless layouts (tabs, pipes, one cell per line) show every cell: a reading
+    may drop blank padding before the values (a label spanning columns) and after
+    them (a line's trailing separators), and may leave out a number glued to the
+    label.  Lossy layouts (spaces, blank lines, run-together dumps) hide blank
+    cells, and space-separated or run-together text may run digits together: a
+    reading may then split a digit run and place hidden blanks.
+
+    One reading that needs no guess is accepted even if it breaks the identity
+    (reports do have arithmetic errors).  A reading that splits digits or places
+    hidden blanks must satisfy the row identity, and so must the only one of
+    several readings; otherwise the row is not aligned, and the readings that
+    fit the identity are returned for a table-wide check.
     """
-    v = list(values)
-    while len(v) > n and v and v[-1].kind == "empty":
-        v.pop()
-    if len(v) == n:
-        return v
-    while v and v[0].kind == "empty":
-        v.pop(0)
-    if len(v) == n and all(t.kind == "value" for t in v):
-        return v
-    if glued is not None and len(v) == n - 1 and all(t.kind == "value" for t in v):
-        return [Token("value", glued)] + v
-    return None
+    values = [t for t in tokens if t.kind in ("value", "empty")]
+    found = len([t for t in values if t.kind != "empty"])
+    if any(t.lossy for t in values) or (lossy_layout and not found):
+        pieces = [t for t in values if t.kind == "value"]
+        if len(pieces) == n:
+            return Alignment([t.raw for t in pieces])
+        if identity is None:
+            readings, exhausted = _lossy_search(pieces, n, None, 2)
+            if len(readings) == 1 and not exhausted and _forced(readings[0]):
+                return Alignment(list(readings[0]), "digits run together; only one reading")
+            fitting: list[Reading] = []
+        else:
+            fitting, exhausted = _lossy_search(pieces, n, identity, _MAX_CANDIDATES + 1)
+            readings = fitting
+            if len(fitting) == 1 and not exhausted:
+                return Alignment(list(fitting[0]), "digits or blanks read by the row total")
+    else:
+        readings = _lossless_readings(values, n)
+        exhausted = False
+        if len(readings) == 1:
+            return Alignment(list(readings[0]))
+        fitting = [r for r in readings if identity and _satisfies(r, identity)]
+        if len(fitting) == 1:
+            return Alignment(list(fitting[0]), "several readings; the row total settles it")
+    if exhausted:
+        return Alignment(None, f"{found} value cell(s) for {n} columns: too many readings to tell")
+    if not readings:
+        return Alignment(None, f"{found} value cell(s) for {n} columns")
+    candidates = tuple(fitting) if 1 < len(fitting) <= _MAX_CANDIDATES else ()
+    return Alignment(None, f"{found} value cell(s) for {n} columns: more than one reading", candidates)
 
 
-def _cells_for(table: str, rd: RowDef, label: str | None, aligned: list[Token] | None,
+def _forced(reading: Reading) -> bool:
+    """Without an identity, the one reading is trusted if it places no hidden blank (or only blanks)."""
+    return all(c is not None for c in reading) or all(c is None for c in reading)
+
+
+def _lossless_readings(values: list[Token], n: int) -> list[Reading]:
+    optional = [i for i, t in enumerate(values) if t.sep == "glued"]
+    variants = [values]
+    if 0 < len(optional) <= 2:
+        variants = [[t for i, t in enumerate(values) if i not in drop]
+                    for k in range(len(optional) + 1) for drop in combinations(optional, k)]
+    out: dict[Reading, None] = {}
+    for v in variants:
+        m = len(v)
+        if m < n:
+            continue
+        lead = next((i for i, t in enumerate(v) if t.kind != "empty"), m)
+        trail = next((i for i, t in enumerate(reversed(v)) if t.kind != "empty"), m)
+        extra = m - n
+        for k1 in range(0, min(lead, extra) + 1):
+            if extra - k1 <= trail:
+                out[tuple(None if t.kind == "empty" else t.raw for t in v[k1:m - (extra - k1)])] = None
+    return list(out)
+
+
+_PLAIN_RUN = re.compile(r"(?P<sign>-?)(?P<int>\d+)(?P<tail>(?:\.\d+)?(?:万元|亿元|元)?)")
+_MAX_CELL_DIGITS = 9
+
+
+def _lossy_search(tokens: list[Token], n: int, identity: Identity | None, limit: int
+                  ) -> tuple[list[Reading], bool]:
+    """Up to ``limit`` readings of value pieces as n cells.
+
+    A plain digit run may hold several cells, none but "0" starting with 0;
+    anything else ("4,657", "+17", "增1") is one cell.  Blank cells the layout
+    cannot show may sit anywhere, but the fewest hidden blanks that give a
+    reading win: a dump that prints its zeros does not drop cells at random.
+    With an identity, partial readings that break a total already placed are
+    cut.  Returns (readings, search budget exhausted).
+    """
+    if len(tokens) > n:
+        return [], False
+    pieces = [t.raw for t in tokens]
+    # Only space-separated or glued text runs digits together; a cell on its own line is whole.
+    runs = [_PLAIN_RUN.fullmatch(t.raw) if t.sep in ("space", "glued") else None for t in tokens]
+    digits_left = [0] * (len(pieces) + 1)
+    for i in range(len(pieces) - 1, -1, -1):
+        digits_left[i] = digits_left[i + 1] + (len(runs[i]["int"]) if runs[i] else 1)  # type: ignore[index]
+    totals = {total for _, total in identity} if identity else set()
+    found: list[Reading] = []
+    cur: list[str | None] = []
+    steps = 0
+
+    def search(pi: int, off: int, blanks: int) -> bool:
+        """Place the next column from piece ``pi`` at digit ``off``; False stops the search."""
+        nonlocal steps
+        steps += 1
+        if steps > _MAX_SEARCH:
+            return False
+        col = len(cur)
+        if identity and col - 1 in totals and not _satisfies(cur, identity):
+            return True
+        if col == n:
+            if pi == len(pieces):
+                found.append(tuple(cur))
+            return len(found) < limit
+        cells_possible = digits_left[pi] - off
+        if len(pieces) - pi > n - col - blanks or cells_possible + blanks < n - col:
+            return True
+        if blanks:
+            cur.append(None)                  # a blank cell the layout cannot show
+            ok = search(pi, off, blanks - 1)
+            cur.pop()
+            if not ok:
+                return False
+        if pi == len(pieces):
+            return True
+        run = runs[pi]
+        if run is None:
+            if off:
+                return True
+            cur.append(pieces[pi])
+            ok = search(pi + 1, 0, blanks)
+            cur.pop()
+            return ok
+        digits = run["int"]
+        for end in range(off + 1, min(len(digits), off + _MAX_CELL_DIGITS) + 1):
+            part = digits[off:end]
+            if len(part) > 1 and part[0] == "0":
+                break
+            last = end == len(digits)
+            cur.append((run["sign"] if off == 0 else "") + part + (run["tail"] if last else ""))
+            ok = search(pi + 1, 0, blanks) if last else search(pi, end, blanks)
+            cur.pop()
+            if not ok:
+                return False
+        return True
+
+    for blanks in range(0, n - len(pieces) + 1):
+        if not search(0, 0, blanks):
+            if steps > _MAX_SEARCH:
+                return found, True
+        if found:
+            break
+    return found, False
+
+
+def _satisfies(reading: Sequence[str | None], identity: Identity) -> bool:
+    """Whether every total of the identity that lies within ``reading`` holds, blanks as 0."""
+    nums = [_as_number(raw) for raw in reading]
+    for parts, total in identity:
+        if total >= len(nums):
+            continue
+        values = [nums[i] for i in parts] + [nums[total]]
+        if any(v is None for v in values):
+            return False
+        if abs(sum(values[:-1]) - values[-1]) > 1e-6:  # type: ignore[arg-type]
+            return False
+    return True
+
+
+def _as_number(raw: str | None) -> float | None:
+    if raw is None:
+        return 0.0
+    cv = parse_cell(raw)
+    if cv.value is None:
+        return 0.0 if cv.status == "not_applicable" else None
+    return float(cv.value)
+
+
+ROW_TOTAL: Identity = ((tuple(range(6)), 6),)
+GROUP_TOTALS: Identity = tuple((tuple(range(g, g + 4)), g + 4) for g in (0, 5, 10))
+
+
+# --- rows ---------------------------------------------------------------------------------
+
+def _cells_for(table: str, rd: RowDef, label: str | None, aligned: list[str | None] | None,
                row_status: RowStatus, header_units: dict[str, str]) -> list[Cell]:
     cells = []
     for i, col in enumerate(rd.cols):
@@ -325,17 +651,33 @@ def _cells_for(table: str, rd: RowDef, label: str | None, aligned: list[Token] |
             status: CellStatusT = "misaligned" if row_status == "misaligned" else "missing"
             cells.append(Cell(table, rd.key, col.key, label or rd.label, col.label, None, None, None, status))
             continue
-        raw = aligned[i].raw
+        raw = aligned[i]
         cv: CellValue = parse_cell(raw, money=col.money, header_unit=header_units.get(col.key))
-        cells.append(Cell(table, rd.key, col.key, label or rd.label, col.label, raw, cv.value, cv.unit,
-                          cv.status))
+        cells.append(Cell(table, rd.key, col.key, label or rd.label, col.label, raw if raw is not None else "",
+                          cv.value, cv.unit, cv.status))
     return cells
 
 
+@dataclass
+class _Found:
+    label: str
+    tokens: list[Token] = field(default_factory=list)
+
+    @property
+    def has_values(self) -> bool:
+        return any(t.kind in ("value", "empty") for t in self.tokens)
+
+
 def _finish(key: str, template: str | None, layout: str, defs: Iterable[RowDef],
-            found: dict[str, tuple[str, list[Token], str | None]], header_units: dict[str, str],
-            notes: list[str]) -> StatTable:
+            found: dict[str, _Found], header_units: dict[str, str], notes: list[str],
+            identity: Identity | None = None,
+            resolve: Callable[[dict[str, Alignment]], dict[str, Alignment]] | None = None) -> StatTable:
     table = StatTable(key, template, layout, "ok", notes=notes)
+    lossy = layout in LOSSY_LAYOUTS
+    results = {rd.key: align(found[rd.key].tokens, len(rd.cols), identity, lossy)
+               for rd in defs if rd.key in found}
+    if resolve is not None and any(a.candidates for a in results.values()):
+        results = resolve(results)
     any_misaligned = any_missing = False
     for rd in defs:
         if rd.key not in found:
@@ -343,17 +685,12 @@ def _finish(key: str, template: str | None, layout: str, defs: Iterable[RowDef],
             table.cells.extend(_cells_for(key, rd, None, None, "missing", header_units))
             any_missing = True
             continue
-        label, values, glued = found[rd.key]
-        aligned = align(values, len(rd.cols), glued)
-        raw_cells = [t.raw for t in values]
-        if aligned is None:
-            note = f"{len([t for t in values if t.kind != 'empty'])} value cell(s) for {len(rd.cols)} columns"
-            table.rows.append(Row(key, rd.key, label, "misaligned", raw_cells, note))
-            table.cells.extend(_cells_for(key, rd, label, None, "misaligned", header_units))
-            any_misaligned = True
-        else:
-            table.rows.append(Row(key, rd.key, label, "ok", raw_cells))
-            table.cells.extend(_cells_for(key, rd, label, aligned, "ok", header_units))
+        f, result = found[rd.key], results[rd.key]
+        raw_cells = [t.raw for t in f.tokens if t.kind in ("value", "empty")]
+        status: RowStatus = "ok" if result.cells is not None else "misaligned"
+        any_misaligned |= status == "misaligned"
+        table.rows.append(Row(key, rd.key, f.label, status, raw_cells, result.note))
+        table.cells.extend(_cells_for(key, rd, f.label, result.cells, status, header_units))
     if not found:
         table.status = "missing"
     elif any_misaligned:
@@ -363,9 +700,153 @@ def _finish(key: str, template: str | None, layout: str, defs: Iterable[RowDef],
     return table
 
 
-# --- table 1 ----------------------------------------------------------------------------
+LOSSY_LAYOUTS = ("blank_separated", "inline", "space_rows")
+
+
+Event = tuple[str, str]   # ("group", key) | ("row", key)
+
+
+def _collect(tokens: list[Token], layout: str, read_label: Callable[[Token], list[Event]],
+             first_row: str | None = None) -> tuple[dict[str, _Found], list[str]]:
+    """Walk the tokens: a label opens rows or groups, values fill the open row.
+
+    A row whose label came with no values yet stays open across a line break and
+    an unrecognised label: that is a label wrapped onto the next line.  A row
+    seen a second time replaces the first only if the first got no values.
+    """
+    found: dict[str, _Found] = {}
+    notes: list[str] = []
+    current: _Found | None = None
+    started = first_row is None
+    breaks_close = layout not in ("blank_separated", "inline")
+    for tok in tokens:
+        if tok.kind == "break":
+            if breaks_close and current is not None and current.has_values:
+                current = None
+            continue
+        if tok.kind != "label":
+            if current is not None:
+                current.tokens.append(tok)
+            continue
+        events = read_label(tok)
+        if not started:
+            events = events[next((i for i, e in enumerate(events) if e == ("row", first_row)), len(events)):]
+            started = bool(events)
+        if not events:
+            if current is not None and current.has_values:
+                current = None
+            continue
+        for kind, key in events:
+            if kind == "group":
+                current = None
+                continue
+            if key in found and found[key].has_values:
+                notes.append(f"row {key} appears twice; kept the first")
+                current = None
+                continue
+            current = found[key] = _Found(tok.raw)
+    return found, notes
+
+
+# --- labels -------------------------------------------------------------------------------
+
+_MARK = re.compile(
+    r"(?P<top>(?<![第\d一二三四五六七八九十])[一二三四]、)"
+    r"|\((?P<paren>[一二三四五六七])\)"
+    r"|(?P<ord>(?<![\d.])[1-8])[.、](?!\d)"
+)
+
+
+def _segments(compact: str) -> list[tuple[tuple[str, int] | None, str]]:
+    """A label cut at its numbering: [(("paren", 3), "不予公开"), (("ord", 1), "属于国家秘密")]."""
+    out: list[tuple[tuple[str, int] | None, str]] = []
+    marks = list(_MARK.finditer(compact))
+    if not marks or marks[0].start() > 0:
+        out.append((None, compact[: marks[0].start() if marks else len(compact)]))
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(compact)
+        if m["top"]:
+            marker = ("top", cn_to_int(m["top"][0]) or 0)
+        elif m["paren"]:
+            marker = ("paren", cn_to_int(m["paren"]) or 0)
+        else:
+            marker = ("ord", int(m["ord"]))
+        out.append((marker, compact[m.end():end]))
+    return out
+
+
+class _Table2Labels:
+    """Reads table 2's labels with their numbering and the group they sit under."""
+
+    def __init__(self, template: str) -> None:
+        self.rows = APPLICATION_ROWS[template]
+        self.groups = _T2_GROUPS[template]
+        self.group: str | None = None
+
+    def _by_marker(self, marker: tuple[str, int]) -> Event | None:
+        kind, num = marker
+        if kind == "ord":
+            rd = next((r for r in self.rows if r.group == self.group and r.ordinal == num), None)
+            return ("row", rd.key) if rd and self.group else None
+        for g in self.groups:
+            if g.marker == marker:
+                return ("group", g.key)
+        rd = next((r for r in self.rows if r.marker == marker), None)
+        return ("row", rd.key) if rd else None
+
+    def _by_words(self, body: str) -> list[Event]:
+        hits: list[Event] = [("group", g.key) for g in self.groups if any(w in body for w in g.keywords)]
+        hits += [("row", r.key) for r in self.rows if any(w in body for w in r.keywords)]
+        # a group's words inside a longer row label ("（六）其他处理" vs its rows) don't count twice
+        return hits
+
+    def __call__(self, tok: Token) -> list[Event]:
+        events: list[Event] = []
+        for marker, body in _segments(tok.compact):
+            by_marker = self._by_marker(marker) if marker else None
+            words = self._by_words(body)
+            if by_marker and (not words or by_marker in words):
+                event = by_marker
+            elif len(words) == 1:
+                event = words[0]
+            elif by_marker and not marker == ("ord", 0):
+                # several word matches and a marker: the marker picks among them
+                event = by_marker if by_marker in words else None
+            else:
+                event = None
+            if event is None:
+                continue
+            if event[0] == "group":
+                self.group = event[1]
+            else:
+                rd = next(r for r in self.rows if r.key == event[1])
+                self.group = rd.group if rd.ordinal else (self.group if rd.group else None)
+                if rd.marker and rd.marker[0] == "paren":
+                    self.group = "results"
+            events.append(event)
+        return events
+
 
 _T1_GROUP = re.compile(r"第二十条第\(([一二三四五六七八九十]+)\)项")
+
+
+def _table1_labels(defs: tuple[RowDef, ...]) -> Callable[[Token], list[Event]]:
+    names = sorted(((w, rd.key) for rd in defs for w in rd.keywords), key=lambda x: -len(x[0]))
+    pattern = re.compile("|".join(re.escape(w) for w, _ in names))
+    key_of = dict(names)
+
+    def read(tok: Token) -> list[Event]:
+        events: list[tuple[int, Event]] = []
+        for m in _T1_GROUP.finditer(tok.compact):
+            events.append((m.start(), ("group", f"art20_{cn_to_int(m.group(1))}")))
+        for m in pattern.finditer(tok.compact):
+            events.append((m.start(), ("row", key_of[m.group()])))
+        return [e for _, e in sorted(events)]
+    return read
+
+
+# --- table 1 ----------------------------------------------------------------------------
+
 _T1_2021_HEAD = ("制发", "废止", "现行有效", "本年收费金额")
 _T1_2019_HEAD = ("新制作", "新公开", "对外公开总数", "上一年项目", "采购项目")
 _UNIT_IN_HEADER = re.compile(r"单位[:：]?\s*(万元|元)")
@@ -380,75 +861,6 @@ def _t1_template(tokens: list[Token]) -> str | None:
     return None
 
 
-_MATCHES: dict[tuple[int, str, str | None], RowDef | None] = {}
-
-
-def _match_row(compact: str, defs: tuple[RowDef, ...], group: str | None) -> RowDef | None:
-    """The template row a label names: by keyword, else by its "1." number under the group.
-
-    Memoised by the identity of ``defs`` (module-level templates): hashing the
-    RowDef tuples for an lru_cache cost more than the matching itself.
-    """
-    key = (id(defs), compact, group)
-    if key in _MATCHES:
-        return _MATCHES[key]
-    found = next((rd for rd in defs if any(k in compact for k in rd.keywords)), None)
-    if found is None:
-        m = re.match(r"^(\d)[.、]", compact)
-        if m and group:
-            found = next((rd for rd in defs if rd.group == group and rd.ordinal == int(m.group(1))), None)
-    if len(_MATCHES) < 50_000:
-        _MATCHES[key] = found
-    return found
-
-
-def _collect(tokens: list[Token], defs: tuple[RowDef, ...], layout: str, *,
-             group_of: Callable[[str], str | None], first_row: str | None = None,
-             on_label: Callable[[Token], None] | None = None,
-             ) -> tuple[dict[str, tuple[str, list[Token], str | None]], list[str]]:
-    """Walk the tokens: a label opens a row (or a group), values fill the open row."""
-    found: dict[str, tuple[str, list[Token], str | None]] = {}
-    notes: list[str] = []
-    current: str | None = None
-    group: str | None = None
-    started = first_row is None
-    breaks_close = layout not in ("blank_separated", "inline")
-    for tok in tokens:
-        if tok.kind == "break":
-            if breaks_close:
-                current = None
-            continue
-        if tok.kind != "label":
-            if current is not None:
-                found[current][1].append(tok)
-            continue
-        if on_label:
-            on_label(tok)
-        compact = tok.compact
-        g = group_of(compact)
-        if g is not None:
-            group, current = g, None
-            continue
-        rd = _match_row(compact, defs, group)
-        if rd is not None and not started and rd.key != first_row:
-            rd = None
-        if rd is None:
-            if current is not None and started:
-                notes.append(f"unexpected label {tok.raw!r} after row {current}")
-                current = None
-            continue
-        started = True
-        if rd.key in found:
-            notes.append(f"row {rd.key} appears twice; kept the first")
-            current = None
-            continue
-        found[rd.key] = (tok.raw, [], tok.glued)
-        current = rd.key
-        if rd.group:
-            group = rd.group
-    return found, notes
-
-
 def parse_proactive(body: str, fallback_template: str | None = None) -> StatTable:
     layout = detect_layout(body)
     tokens = tokenize(body, layout)
@@ -459,20 +871,10 @@ def parse_proactive(body: str, fallback_template: str | None = None) -> StatTabl
         notes.append("template not recognisable from the column headers; assumed 2019")
     defs = PROACTIVE_ROWS[template]
     header_units: dict[str, str] = {}
-
-    def on_label(tok: Token) -> None:
-        m = _UNIT_IN_HEADER.search(tok.compact)
-        if m and ("金额" in tok.compact):
-            for rd in defs:
-                for c in rd.cols:
-                    if c.money:
-                        header_units[c.key] = m.group(1)
-
-    def group_of(compact: str) -> str | None:
-        m = _T1_GROUP.search(compact)
-        return f"art20_{cn_to_int(m.group(1))}" if m else None
-
-    found, more = _collect(tokens, defs, layout, group_of=group_of, on_label=on_label)
+    for tok in tokens:
+        if tok.kind == "label" and "金额" in tok.compact and (m := _UNIT_IN_HEADER.search(tok.compact)):
+            header_units.update({c.key: m.group(1) for rd in defs for c in rd.cols if c.money})
+    found, more = _collect(tokens, layout, _table1_labels(defs))
     return _finish("proactive", template, layout, defs, found, header_units, notes + more)
 
 
@@ -487,6 +889,54 @@ def _t2_template(tokens: list[Token]) -> str | None:
     return None
 
 
+_MAX_COMBINATIONS = 5000
+
+
+def _column_resolver(template: str) -> Callable[[dict[str, Alignment]], dict[str, Alignment]]:
+    """Settle rows the row total left ambiguous with the table's column identities.
+
+    Every row must be read (or have candidate readings); the one combination of
+    candidates under which 一+二 = （七）+四 and （七） = Σ results hold in every
+    column is accepted.  None, or more than one, and the rows stay misaligned.
+    """
+    results_rows = RESULT_ROWS[template]
+
+    def resolve(rows: dict[str, Alignment]) -> dict[str, Alignment]:
+        needed = ("new_received", "carried_over", "total_handled", "carried_forward") + results_rows
+        if any(k not in rows or (rows[k].cells is None and not rows[k].candidates) for k in needed):
+            return rows
+        open_keys = [k for k in needed if rows[k].cells is None]
+        options = [rows[k].candidates for k in open_keys]
+        count = 1
+        for o in options:
+            count *= len(o)
+        if count > _MAX_COMBINATIONS:
+            return rows
+        fixed = {k: tuple(rows[k].cells) for k in needed if rows[k].cells is not None}  # type: ignore[arg-type]
+        passing = [combo for combo in product(*options)
+                   if _columns_hold({**fixed, **dict(zip(open_keys, combo))}, results_rows)]
+        if len(passing) != 1:
+            return rows
+        settled = dict(rows)
+        for k, reading in zip(open_keys, passing[0]):
+            settled[k] = Alignment(list(reading), "several readings; the column totals settle it")
+        return settled
+    return resolve
+
+
+def _columns_hold(rows: dict[str, Reading], results_rows: tuple[str, ...]) -> bool:
+    nums = {k: [_as_number(c) for c in r] for k, r in rows.items()}
+    for c in range(len(APPLICANT_COLS)):
+        col = {k: v[c] for k, v in nums.items()}
+        if any(v is None for v in col.values()):
+            return False
+        balance = col["new_received"] + col["carried_over"] - col["total_handled"] - col["carried_forward"]  # type: ignore[operator]
+        results = sum(col[k] for k in results_rows) - col["total_handled"]  # type: ignore[operator,misc]
+        if abs(balance) > 1e-6 or abs(results) > 1e-6:
+            return False
+    return True
+
+
 def parse_applications(body: str, template: str | None = None) -> StatTable:
     layout = detect_layout(body)
     tokens = tokenize(body, layout)
@@ -496,23 +946,20 @@ def parse_applications(body: str, template: str | None = None) -> StatTable:
         notes.append(f"table 2 follows the {own} template while table 1 follows {template}")
     template = own or template or "2019"
     defs = APPLICATION_ROWS[template]
-
-    def group_of(compact: str) -> str | None:
-        for key, words in _T2_GROUPS:
-            if any(w in compact for w in words) and not _match_row(compact, defs, None):
-                return key
-        if template == "2021" and "其他处理" in compact:
-            return "other_handling"
-        return None
-
-    found, more = _collect(tokens, defs, layout, group_of=group_of, first_row="new_received")
-    return _finish("applications", template, layout, defs, found, {}, notes + more)
+    found, more = _collect(tokens, layout, _Table2Labels(template), first_row="new_received")
+    return _finish("applications", template, layout, defs, found, {}, notes + more, ROW_TOTAL,
+                   _column_resolver(template))
 
 
 # --- table 3 ----------------------------------------------------------------------------
 
 def parse_review_litigation(body: str) -> StatTable:
-    """Fifteen numbers after the header: review, direct suits, suits after review."""
+    """Fifteen numbers after the header: review, direct suits, suits after review.
+
+    The numbers are the run of cells after the last header label (the run with
+    the most numbers, if numbers sit elsewhere too).  A lossy layout whose header
+    is followed by no number at all shows fifteen blank cells.
+    """
     layout = detect_layout(body)
     tokens = tokenize(body, layout)
     runs: list[list[Token]] = [[]]
@@ -521,22 +968,24 @@ def parse_review_litigation(body: str) -> StatTable:
             runs.append([])
         elif tok.kind != "break":
             runs[-1].append(tok)
-    best = max(runs, key=lambda r: sum(t.kind == "value" for t in r))
-    if not any(t.kind == "value" for t in best):
+    best = max(reversed(runs), key=lambda r: sum(t.kind == "value" for t in r))
+    has_header = any(t.kind == "label" and ("结果维持" in t.compact or "尚未审结" in t.compact)
+                     for t in tokens)
+    if not best and not (has_header and layout in LOSSY_LAYOUTS):
         return _finish("review_litigation", None, layout, REVIEW_ROWS, {}, {}, [])
-    aligned = align(best, 15, None)
+    result = align(best, 15, GROUP_TOTALS, layout in LOSSY_LAYOUTS)
     table = StatTable("review_litigation", None, layout, "ok")
     raw = [t.raw for t in best]
     for i, rd in enumerate(REVIEW_ROWS):
-        if aligned is None:
-            table.rows.append(Row("review_litigation", rd.key, rd.label, "misaligned", raw,
-                                  f"{len([t for t in best if t.kind != 'empty'])} value cell(s) for 15 columns"))
+        if result.cells is None:
+            table.rows.append(Row("review_litigation", rd.key, rd.label, "misaligned", raw, result.note))
             table.cells.extend(_cells_for("review_litigation", rd, rd.label, None, "misaligned", {}))
         else:
-            part = aligned[i * 5:(i + 1) * 5]
-            table.rows.append(Row("review_litigation", rd.key, rd.label, "ok", [t.raw for t in part]))
+            part = result.cells[i * 5:(i + 1) * 5]
+            table.rows.append(Row("review_litigation", rd.key, rd.label, "ok",
+                                  [c if c is not None else "" for c in part], result.note))
             table.cells.extend(_cells_for("review_litigation", rd, rd.label, part, "ok", {}))
-    if aligned is None:
+    if result.cells is None:
         table.status = "misaligned"
     return table
 

@@ -98,8 +98,8 @@ def test_binary_html_is_refused(tmp_path: Path) -> None:
 def test_unsupported_suffix_lists_supported_ones(tmp_path: Path, name: str) -> None:
     message = _refused(_write(tmp_path / name, "一、总体情况".encode()))
     assert "unsupported file type" in message
-    assert ".txt, .html, .htm, .docx, .pdf" in message
-    assert SUPPORTED_SUFFIXES == (".txt", ".html", ".htm", ".docx", ".pdf")
+    assert ".txt, .md, .html, .htm, .docx, .pdf" in message
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".html", ".htm", ".docx", ".pdf")
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_scanned_pdf_needs_ocr() -> None:
 
 # --- HTML ---------------------------------------------------------------------------------
 
-def test_html_table_spans_expand_to_a_grid() -> None:
+def test_html_merged_cells_are_one_cell_and_blanks_stay_blank() -> None:
     doc = read_document(FORMATS / "table_spans.html")
     assert (doc.format, doc.encoding) == ("html", "utf-8")
     assert doc.text.split("\n") == [
@@ -163,22 +163,24 @@ def test_html_table_spans_expand_to_a_grid() -> None:
         "第二行",
         "三、收到和处理政府信息公开申请情况",
         "",
-        "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）\t\t申请人情况\t\t\t\t\t\t",
-        "\t\t自然人\t法人或其他组织\t\t\t\t\t总计",
-        "\t\t\t商业企业\t科研机构\t社会公益组织\t法律服务机构\t其他\t",
-        "一、本年新收政府信息公开申请数量\t\t3\t0\t0\t0\t\t0\t3",
+        "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）\t申请人情况",
+        "自然人\t法人或其他组织\t总计",
+        "商业企业\t科研机构\t社会公益组织\t法律服务机构\t其他",
+        "一、本年新收政府信息公开申请数量\t3\t0\t0\t0\t\t0\t3",
         "三、本年度办理结果\t（一）予以公开\t2\t0\t0\t0\t0\t0\t2",
-        "\t（二）部分公开（区分处理的，只计这一情形，不计其他情形）\t1\t0\t0\t0\t0\t0\t1",
-        "\t（三）不予公开\t0\t\t0\t0\t0\t0\t0",
-        "四、结转下年度继续办理\t\t0\t0\t0\t0\t0\t0\t0",
+        "（二）部分公开（区分处理的，只计这一情形，不计其他情形）\t1\t0\t0\t0\t0\t0\t1",
+        "（三）不予公开\t0\t\t0\t0\t0\t0\t0",
+        "四、结转下年度继续办理\t0\t0\t0\t0\t0\t0\t0",
         "",
         "四、政府信息公开行政复议、行政诉讼情况",
         "",
     ]
     table = [line.split("\t") for line in doc.text.split("\n")[7:15]]
-    assert {len(row) for row in table} == {9}
-    assert table[3][6] == ""  # <td>&nbsp;</td>
-    assert table[6][3] == ""  # <td> &nbsp; </td>
+    # merged cells are written once, where they start; covered positions are not cells
+    assert [len(row) for row in table] == [2, 3, 5, 8, 9, 8, 8, 8]
+    assert table[3][5] == ""  # <td>&nbsp;</td>: a real cell, empty
+    assert table[6][2] == ""  # <td> &nbsp; </td>
+    assert doc.meta == {"title": "某县人民政府2020年政府信息公开工作年度报告"}
 
 
 def test_html_gbk_meta_charset() -> None:
@@ -224,7 +226,7 @@ def test_html_layout_tables_are_read_as_blocks(tmp_path: Path) -> None:
     </body></html>"""
     doc = read_document(_write(tmp_path / "layout.html", page.encode("utf-8")))
     assert doc.text.split("\n") == [
-        "导航", "一、总体情况", "", "规章\t0", "规范性文件\t", "", "二、结尾",
+        "导航", "一、总体情况", "", "规章\t0", "规范性文件", "", "二、结尾",
         "单列第一段", "单列第二段", "",
     ]
 
@@ -271,8 +273,8 @@ def test_docx_body_order_and_merged_cells(tmp_path: Path) -> None:
         "本年度主动公开政府信息\t123条。",
         "",
         "信息内容\t本年新制作数量\t本年新公开数量\t对外公开总数量",
-        "规章\t0\t\t合计 12",
-        "规范性文件\t5\t5\t",
+        "规章\t0\t合计 12",       # 0 spans two columns; 合计 12 spans two rows
+        "规范性文件\t5\t5",
         "",
         "二、主动公开政府信息情况",
         "统计时限为2019年1月1日至12月31日",
@@ -290,7 +292,7 @@ def test_pdf_text_and_ruled_table() -> None:
         "本年度主动公开政府信息123条。",
         "二、主动公开政府信息情况",
         "",
-        "第二十条第（一）项\t\t\t",  # a merged row: pdfplumber's None cells are ""
+        "第二十条第（一）项",  # one cell merged across the row: pdfplumber's None cells are not cells
         "信息内容\t本年新制作数量\t本年新公开数量\t对外公开总数量",
         "规章\t0\t0\t0",
         "规范性文件\t5\t5\t12",

@@ -199,7 +199,7 @@ def test_misaligned_rows_keep_raw_cells_and_shift_nothing():
     assert row.raw_cells == ["17\xa0", "\xa00", "0", "\xa00", "18"]
     assert [c.value for c in t.cells if c.row_key == "new_received"] == [None] * 7
     fees = parsed("003").tables["proactive"].row("administrative_fees")
-    assert (fees.status, fees.raw_cells, fees.note) == ("misaligned", ["29"], "1 value cell(s) for 2 columns")
+    assert (fees.status, fees.raw_cells, fees.note) == ("misaligned", ["29"], "1 value cell(s) for 2 columns: more than one reading")
     t3 = parsed("001").tables["review_litigation"]
     assert t3.row("administrative_review").raw_cells == ["0"] * 14
 
@@ -264,22 +264,49 @@ def test_truncated_row_is_misaligned():
     assert t.row("total_handled").status == "missing"
 
 
-def tok(raw):
-    return Token("value" if raw.strip() else "empty", raw)
+def tok(raw, sep="cell"):
+    return Token("value" if raw.strip() else "empty", raw, sep=sep)
 
 
 @pytest.mark.parametrize("cells, n, glued, expected", [
     (["1", "2", "3"], 3, None, ["1", "2", "3"]),
     (["1", "2", "3", ""], 3, None, ["1", "2", "3"]),          # trailing padding
     (["", "", "1", "2", "3"], 3, None, ["1", "2", "3"]),      # label spanning columns
-    (["1", "", "3"], 3, None, ["1", "", "3"]),                # an empty cell in place
+    (["1", "", "3"], 3, None, ["1", None, "3"]),              # an empty cell in place
     (["2", "3"], 3, "1", ["1", "2", "3"]),                    # number glued to the label
+    (["2", "3", "4"], 3, "0", ["2", "3", "4"]),               # a stray glued number is left out
     (["1", "2"], 3, None, None),                              # too few: never shifted
     (["", "1", "2"], 4, None, None),
+    (["", "1", "2", ""], 3, None, None),                      # padding before or after: can't tell
 ])
 def test_align(cells, n, glued, expected):
-    got = align([tok(c) for c in cells], n, glued)
-    assert (None if got is None else [t.raw for t in got]) == expected
+    toks = ([Token("value", glued, sep="glued")] if glued else []) + [tok(c) for c in cells]
+    assert align(toks, n).cells == expected
+
+
+@pytest.mark.parametrize("pieces, n, expected", [
+    (["230", "000023"], 7, ["23", "0", "0", "0", "0", "0", "23"]),   # one reading fits 总计
+    (["0", "0", "00", "00", "0"], 7, ["0"] * 7),                      # a cell never starts with 0
+    (["21710000218"], 7, ["217", "1", "0", "0", "0", "0", "218"]),
+    (["260000027"], 7, None),                 # no split fits the total: not guessed
+    (["5", "5"], 7, None),                    # blanks hidden somewhere: many readings
+    (["17", "0", "0", "0", "18"], 7, None),   # splitting 17 and 18 would break the total
+])
+def test_align_run_together_digits_by_row_total(pieces, n, expected):
+    from gkextract.tables import ROW_TOTAL
+    assert align([tok(p, "space") for p in pieces], n, ROW_TOTAL).cells == expected
+
+
+def test_align_review_row_by_group_totals():
+    from gkextract.tables import GROUP_TOTALS
+    got = align([tok("21317000001324019", "space")], 15, GROUP_TOTALS).cells
+    assert got == ["2", "1", "3", "1", "7", "0", "0", "0", "0", "0", "13", "2", "4", "0", "19"]
+
+
+def test_align_run_together_without_identity_only_when_forced():
+    assert align([tok("000", "space")], 3).cells == ["0", "0", "0"]
+    assert align([tok("693665", "space")], 3).cells is None     # 69|3|665? 6|93|665? not guessed
+    assert align([tok("2648", "space"), tok("-18538", "space")], 3).cells is None
 
 
 def test_whole_report_on_one_line_gives_the_same_cells():
