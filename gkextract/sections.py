@@ -54,6 +54,17 @@ _LINE_HEADING = re.compile(
 _INLINE_HEADING = re.compile(
     rf"(?<=[。；;!？?\s])(?P<num>[{_NUMERALS}]{{1,2}})、[ \t]*(?P<title>[^\n]{{0,40}})"
 )
+# Crawler dumps run a table straight into the next heading ("…432.52元三、收到和处理…").
+# Anywhere in the text, a numeral heading is taken only with its part's own title.
+_GLUED_HEADING = re.compile(rf"(?P<num>[{_NUMERALS}])、(?=[ \t]*(?P<title>[^\n]{{0,40}}))")
+_CANONICAL_TITLES = {
+    "overview": ("总体情况", "概述"),
+    "proactive": ("主动公开政府信息情况", "主动公开情况"),
+    "applications": ("收到和处理政府信息公开申请情况",),
+    "review_litigation": ("政府信息公开行政复议", "因政府信息公开申请行政复议", "行政复议、行政诉讼"),
+    "problems": ("存在的主要问题", "政府信息公开工作存在的主要问题", "主要问题及改进"),
+    "other": ("其他需要报告的事项", "其他需要报告事项"),
+}
 _SIGNATURE_LINE = re.compile(
     r"^[ \t]*(?:[\u4e00-\u9fff（）()]{2,30}(?:政府|办公室|办公厅|局|委员会|委|厅|院|中心|街道办事处|办事处|管委会)"
     r"|\d{4}[ \t]*年[ \t]*\d{1,2}[ \t]*月[ \t]*\d{1,2}[ \t]*日)[ \t]*$"
@@ -137,6 +148,16 @@ def _candidates(text: str) -> list[_Candidate]:
         if kind is None:
             continue
         head = _head_of_inline(title, kind)
+        found[m.start()] = _Candidate(kind, m.start(), m.start("title") + len(head), m["num"], head, True)
+    for m in _GLUED_HEADING.finditer(text):
+        if m.start() in found:
+            continue
+        title = re.sub(r"\s", "", m["title"])
+        kind = next((k for k, words in _CANONICAL_TITLES.items()
+                     if m["num"] == _CANONICAL[k] and any(title.startswith(w) for w in words)), None)
+        if kind is None:
+            continue
+        head = _head_of_inline(m["title"], kind)
         found[m.start()] = _Candidate(kind, m.start(), m.start("title") + len(head), m["num"], head, True)
     return sorted(found.values(), key=lambda c: c.start)
 
@@ -235,7 +256,8 @@ def split_sections(original: str, norm: Normalized | None = None) -> SectionSpli
         end = chain[i + 1].start if i + 1 < len(chain) else len(text)
         s, _ = norm.to_original(c.start, c.start + 1)
         _, te = norm.to_original(c.start, c.title_end)
-        end = c.title_end + len(text[c.title_end:end].rstrip())
+        # Trailing blank lines go, tabs stay: they are the last row's blank cells.
+        end = c.title_end + len(text[c.title_end:end].rstrip(" \n\r\u3000"))
         e = norm.to_original(c.start, end)[1]
         parts[c.kind] = Section(c.kind, original[s:te].strip(), s, e, te)
     signature = None
