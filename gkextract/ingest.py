@@ -73,12 +73,17 @@ def parse_document(doc: Document) -> ParsedReport:
             "not a government information-disclosure annual report: "
             f"found {len(split.parts)} of its six parts and no statistical table"
         )
-    meta = extract_metadata(text, split, norm)
-    if template is None and meta.year:
+    meta = extract_metadata(text, split, norm, doc.meta)
+    if meta.year is not None and meta.year < 2019:
+        # Before 国办公开办函〔2019〕60号 the report had no fixed tables: none is expected.
+        template = "pre-2019"
+        tables = {k: StatTable(k, None, None, "missing", notes=["pre-2019 report: no template table"])
+                  for k in tables}
+    elif template is None and meta.year:
         template = "2021" if meta.year >= 2021 else "2019"
 
     problems = [f"missing part: {k}" for k in split.missing]
-    for t in tables.values():
+    for t in tables.values() if template != "pre-2019" else ():
         if t.status == "missing" and t.key in split.parts:
             problems.append(f"table {t.key} not found in its part")
         elif t.status in ("misaligned", "partial"):

@@ -78,9 +78,14 @@ def _pattern() -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, names)))
 
 
+# Names that contain a region's short name without meaning it: 共和县 is 共和, which
+# 中华人民共和国 contains; 和平区 is 和平 (和平共处 …).
+_BOILERPLATE = re.compile(r"中华人民共和国|人民共和国|和平共处|国务院|中共中央|党中央")
+
+
 def _mentions(text: str) -> list[str]:
     """Region names in ``text``, longest first at each position, left to right."""
-    return [m.group() for m in _pattern().finditer(text)]
+    return [m.group() for m in _pattern().finditer(_BOILERPLATE.sub("\n", text))]
 
 
 def resolve(name: str, context: str = "") -> Region | None:

@@ -10,7 +10,8 @@ from samples import text
 SPANS = {
     "000": {"overview": (284, 1398), "proactive": (1401, 1766), "applications": (1770, 2891),
             "review_litigation": (2898, 3089), "problems": (3093, 3537), "other": (3538, 3578)},
-    "001": {"overview": (68, 1595), "proactive": (1597, 1891), "applications": (1894, 2716),
+    # 001's proactive part ends with its last row's trailing tab: a blank cell, kept
+    "001": {"overview": (68, 1595), "proactive": (1597, 1892), "applications": (1894, 2716),
             "review_litigation": (2718, 2875), "problems": (2877, 3225), "other": (3227, 3298)},
     "002": {"overview": (1, 760), "proactive": (761, 1147), "applications": (1151, 2206),
             "review_litigation": (2210, 2401), "problems": (2405, 2635), "other": (2636, 2658)},
