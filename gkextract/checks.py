@@ -1,8 +1,11 @@
 """The tables' own consistency rules, each stored as pass, fail or skipped.
 
 Table 2 states its rule in its header (第一项加第二项之和，等于第三项加第四项之和);
-the others follow from the layout.  A rule over a NULL or misaligned cell is
-skipped, with the reason, never evaluated as if the cell were zero.
+the others follow from the layout.  Most reports write zero as a blank cell, so
+a rule is evaluated with blank cells read as 0 — the cells stay NULL in
+storage, and the check says ``blanks_as_zero`` so an evaluator can tell.  A rule
+is skipped, with the reason, only when a cell it needs is misaligned, missing
+or unreadable.
 """
 
 from __future__ import annotations
@@ -25,29 +28,37 @@ class Check:
     expected: float | None
     actual: float | None
     reason: str | None
+    blanks_as_zero: bool = False   # a blank (or not-applicable) cell was read as 0
 
 
-def _sum(table: StatTable, cells: list[tuple[str, str]]) -> tuple[float | None, str | None]:
+def _sum(table: StatTable, cells: list[tuple[str, str]]) -> tuple[float | None, str | None, bool]:
+    """(sum, why it cannot be summed, whether a blank was read as 0)."""
     total = 0.0
+    blanks = False
     for row, col in cells:
         c = table.cell(row, col)
         if c.value is None:
-            return None, f"{row}.{col} is {c.status}"
+            if c.status in ("empty", "not_applicable"):
+                blanks = True
+                continue
+            return None, f"{row}.{col} is {c.status}", blanks
         total += c.value
-    return total, None
+    return total, None, blanks
 
 
 def _compare(check_id: str, table: StatTable, rule: str, lhs: list[tuple[str, str]],
              rhs: list[tuple[str, str]]) -> Check:
     """expected = sum(lhs), actual = sum(rhs)."""
-    expected, why_l = _sum(table, lhs)
-    actual, why_r = _sum(table, rhs)
+    expected, why_l, blank_l = _sum(table, lhs)
+    actual, why_r, blank_r = _sum(table, rhs)
+    blanks = blank_l or blank_r
     if why_l or why_r:
-        return Check(check_id, table.key, rule, "skipped", expected, actual, why_l or why_r)
+        return Check(check_id, table.key, rule, "skipped", expected, actual, why_l or why_r, blanks)
     assert expected is not None and actual is not None
     ok = abs(expected - actual) < _EPS
     reason = None if ok else f"differs by {_fmt(actual - expected)}"
-    return Check(check_id, table.key, rule, "pass" if ok else "fail", _clean(expected), _clean(actual), reason)
+    return Check(check_id, table.key, rule, "pass" if ok else "fail", _clean(expected), _clean(actual),
+                 reason, blanks)
 
 
 def _clean(x: float) -> float | int:

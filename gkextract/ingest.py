@@ -152,7 +152,8 @@ def write_report(db: sqlite_utils.Database, r: ParsedReport) -> bool:
                      unit=c.unit, status=c.status) for c in t.cells))
         insert_rows(db, "checks", (
             dict(report_id=r.id, check_id=c.check_id, table_key=c.table, rule=c.rule, status=c.status,
-                 expected=c.expected, actual=c.actual, reason=c.reason) for c in r.checks))
+                 expected=c.expected, actual=c.actual, reason=c.reason,
+                 blanks_as_zero=int(c.blanks_as_zero)) for c in r.checks))
     return True
 
 

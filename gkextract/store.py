@@ -287,10 +287,16 @@ def _m003_review(db: sqlite_utils.Database) -> None:
                    "WHERE i.review_status != 'rejected'")
 
 
+def _m004_checks_blanks(db: sqlite_utils.Database) -> None:
+    """Checks are evaluated with blank cells read as 0; say when that happened."""
+    db.execute("ALTER TABLE checks ADD COLUMN blanks_as_zero INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
     (2, "narrative: extractions, facts, problems, improvements, full-text search", _m002_narrative),
     (3, "review: audit trail of decisions, reviewed and by-region views", _m003_review),
+    (4, "checks: blank cells read as zero, marked", _m004_checks_blanks),
 ]
 
 

@@ -11,7 +11,7 @@ _001_SKIPPED = {
     "applications.results_sum.natural_person", "applications.results_sum.commercial",
     "applications.results_sum.research", "applications.results_sum.social_welfare",
     "applications.results_sum.legal_service", "applications.results_sum.other_org",
-    "applications.results_sum.total", "applications.row_total.disclosed",
+    "applications.results_sum.total",
     "applications.row_total.withheld_state_secret", "applications.row_total.withheld_prohibited",
     "review_litigation.row_total.administrative_review", "review_litigation.row_total.litigation_direct",
     "review_litigation.row_total.litigation_after_review",
@@ -46,9 +46,19 @@ def test_every_check(key):
     assert all(c.status == "pass" for c in checks if c.check_id not in FAILED[key] and c.check_id not in SKIPPED[key])
 
 
+def test_blank_cells_count_as_zero_and_say_so():
+    checks = {c.check_id: c for c in parse_document(read_document(SAMPLES["001"])).checks}
+    # (一)予以公开: 2, blank, 0, blank, blank, blank, 2 — blanks read as 0, the cells stay NULL
+    c = checks["applications.row_total.disclosed"]
+    assert (c.status, c.expected, c.actual, c.blanks_as_zero) == ("pass", 2, 2, True)
+    c = checks["applications.row_total.new_received"]
+    assert (c.status, c.blanks_as_zero) == ("pass", False)
+
+
 def test_skip_reasons_name_the_cell():
     checks = {c.check_id: c for c in parse_document(read_document(SAMPLES["001"])).checks}
-    assert checks["applications.row_total.disclosed"].reason == "disclosed.commercial is empty"
+    assert checks["applications.row_total.withheld_state_secret"].reason == \
+        "withheld_state_secret.natural_person is misaligned"
     assert checks["review_litigation.row_total.administrative_review"].reason == \
         "administrative_review.upheld is misaligned"
     fail = checks["applications.balance.total"]

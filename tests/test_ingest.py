@@ -144,12 +144,20 @@ def test_existing_database_is_migrated_not_recreated(tmp_path, monkeypatch):
     from gkextract import store
     path = tmp_path / "old.db"
     monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS[:1])  # a database from before narrative
-    ingest_paths(open_db(path), [SAMPLES["000"]])
+    old = open_db(path)
+    old.execute("INSERT INTO reports (id, source_path, file_name, format, n_chars, status, problems, text, "
+                "ingested_at, gkextract_version) VALUES ('r1', 'a.txt', 'a.txt', 'txt', 1, 'complete', '[]', "
+                "'x', 'now', '0')")
+    old.execute("INSERT INTO checks (report_id, check_id, table_key, rule, status) "
+                "VALUES ('r1', 'applications.balance.total', 'applications', 'rule', 'pass')")
+    old.conn.commit()
     monkeypatch.undo()
     db = open_db(path)
     versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == [v for v, _, _ in store.MIGRATIONS]
     assert count(db, "reports") == 1 and "facts" in db.table_names()
+    assert db.execute("SELECT blanks_as_zero FROM checks").fetchall() == [(0,)]
+    assert ingest_paths(db, [SAMPLES["000"]])[0].status == "ingested"
 
 
 def test_a_killed_batch_resumes_without_duplicates(db):
