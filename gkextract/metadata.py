@@ -30,7 +30,8 @@ _PERIOD_RE = re.compile(r"统计(?:时限|期限|时间|周期|区间)?[^\n。]{
 _YEAR_MENTION = re.compile(r"((?:19|20)\d{2})\s*年")
 _REPORT_WORDS = re.compile(r"(?:政府信息公开|政务公开|信息公开)(?:工作)?(?:年度)?(?:报告|年报)|年度报告|年报")
 _YEAR_IN_TITLE = re.compile(r"[(（]?((?:19|20)\d{2})\s*年?度?[)）]?")
-_LABEL_PREFIX = re.compile(r"^(?:标题|题目|名称|文章标题|ArticleTitle)\s*[:：]\s*")
+# "标题: …" in crawler dumps; Markdown heading marks and emphasis around a title.
+_LABEL_PREFIX = re.compile(r"^(?:#+\s*|>\s*|\*\*|__)*(?:(?:标题|题目|名称|文章标题|ArticleTitle)\s*[:：]\s*)?")
 
 # What an organisation's name ends with, and what a place's name ends with.
 _ORG_SUFFIX = re.compile(
@@ -75,7 +76,7 @@ def government_of(place: str) -> str:
 
 
 def _clean(s: str) -> str:
-    return re.sub(r"\s+", "", normalize(s).text).strip("，,。:：-—_ ")
+    return re.sub(r"\s+", "", normalize(s).text).strip("，,。:：-—_*# ")
 
 
 def _title_issuer(line: str) -> tuple[str | None, str | None, int | None]:

@@ -149,9 +149,9 @@ APPLICATION_ROWS: dict[str, tuple[RowDef, ...]] = {
     + (_t2("other_handling", "（六）其他处理", ("其他处理",), "results", marker=("paren", 6)),) + _T2_TAIL,
     "2021": _T2_COMMON_HEAD + (
         _t2("other_overdue_correction", "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
-            ("逾期不补正", "不补正"), "other_handling", 1),
+            ("逾期不补正", "不补正", "申请人无正当理由"), "other_handling", 1),
         _t2("other_overdue_fee", "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",
-            ("缴纳费用", "收费通知"), "other_handling", 2),
+            ("缴纳费用", "收费通知", "申请人逾期"), "other_handling", 2),
         _t2("other_misc", "3.其他", (), "other_handling", 3),
     ) + _T2_TAIL,
 }
@@ -357,16 +357,23 @@ def _spaced_tokens(line: str, sep: Sep) -> list[Token]:
     return out
 
 
-_PIPE_RULE = re.compile(r"\|?[\s:|\-]+\|?")
+# A Markdown header rule (|---|:--:|); a row of empty cells (|  |  |) is not one.
+_PIPE_RULE = re.compile(r"\|?(?:\s*:?-+:?\s*\|)*\s*:?-+:?\s*\|?")
 _INNER_TAB = re.compile(r"\S\t|\t\s*\S.*\t")
 
 
-def _line_cells(line: str) -> list[str] | None:
-    """The cells of a row line of a lossless layout (pipes or tabs), else None."""
+def _line_cells(line: str, framed: bool = True) -> list[str] | None:
+    """The cells of a row line of a lossless layout (pipes or tabs), else None.
+
+    ``framed`` pipe rows open with a ``|`` (``| a | b |``); bare ones don't
+    (``a | b |``), and there a line opening with ``|`` opens with an empty cell.
+    """
     s = line.strip(" \r\n\u3000")
     if "|" in s:
-        if s.startswith("|"):
+        if framed and s.startswith("|"):
             s = s[1:]
+        elif not framed and line[:1] in " \t\u3000" and s.startswith("|"):
+            s = " " + s
         if s.endswith("|"):
             s = s[:-1]
         return s.split("|")
@@ -384,11 +391,14 @@ def detect_layout(body: str) -> str:
         if sum(len(_line_cells(ln) or ()) >= 2 for ln in lines) >= 0.3 * n:
             return "pipe"
         return "cell_per_line"   # one cell per line, each closed by " |"
-    if n <= 3:
-        return "inline"
     if sum(_line_cells(ln) is not None for ln in lines) >= 0.3 * n:
         return "tab_rows"
-    if sum(len(_spaced_tokens(ln, "space")) >= 2 and _has_value(ln) for ln in lines) >= 0.3 * n:
+    if n <= 3:
+        return "inline"
+    # Space-separated rows (PDF text dumps): the lines that hold numbers hold several.
+    counts = [_value_count(ln) for ln in lines]
+    valued = [c for c in counts if c]
+    if valued and sum(c >= 2 for c in valued) > 0.5 * len(valued):
         return "space_rows"
     all_lines = body.split("\n")
     adjacent = sum(1 for a, b in zip(all_lines, all_lines[1:]) if a.strip() and b.strip())
@@ -397,19 +407,21 @@ def detect_layout(body: str) -> str:
     return "blank_separated"
 
 
-def _has_value(line: str) -> bool:
-    return any(t.kind == "value" for t in _spaced_tokens(line, "space"))
+def _value_count(line: str) -> int:
+    return sum(t.kind == "value" for t in _spaced_tokens(line, "space"))
 
 
 def tokenize(body: str, layout: str) -> list[Token]:
     toks: list[Token] = []
     if layout == "inline":
         return _spaced_tokens(body, "space")
+    piped = [ln.strip() for ln in body.split("\n") if "|" in ln]
+    framed = sum(ln.startswith("|") for ln in piped) > 0.5 * len(piped) if piped else True
     for line in body.split("\n"):
         if layout in ("pipe", "tab_rows"):
             if layout == "pipe" and _PIPE_RULE.fullmatch(line.strip()):
                 continue
-            cells = _line_cells(line)
+            cells = _line_cells(line, framed)
             if cells is None:
                 if line.strip():
                     toks.extend(_spaced_tokens(line, "space"))
@@ -968,7 +980,7 @@ def parse_review_litigation(body: str) -> StatTable:
             runs.append([])
         elif tok.kind != "break":
             runs[-1].append(tok)
-    best = max(reversed(runs), key=lambda r: sum(t.kind == "value" for t in r))
+    best = max(reversed([r for r in runs if r] or [[]]), key=lambda r: sum(t.kind == "value" for t in r))
     has_header = any(t.kind == "label" and ("结果维持" in t.compact or "尚未审结" in t.compact)
                      for t in tokens)
     if not best and not (has_header and layout in LOSSY_LAYOUTS):
