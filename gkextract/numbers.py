@@ -107,25 +107,40 @@ def cn_to_int(text: str) -> int | None:
 
 
 # A quantity in running text: an optional approximation word, digits or a Chinese numeral,
-# an optional 余/多 and then whatever unit follows.
+# a 万/亿 multiplier, an optional 余/多, then the measure word or unit that follows.
 _QTY_RE = re.compile(
-    r"(?P<pre>近|约|逾|超过|将近|大约)?"
+    r"(?P<pre>将近|大约|超过|近|约|逾|超)?"
     r"(?P<num>\d[\d,]*(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+)"
     r"(?P<post>余|多)?"
-    r"(?P<pct>%)?"
+    r"(?P<mult>万|亿)?"
+    r"(?P<post2>余|多)?"
+    r"(?P<unit>人次|万元|亿元|元|条|件|个|期|次|场|名|人|篇|项|家|份|批|轮|班|册|类|户|起|封|部|张|%|天|日|年|月|号)?"
 )
+MONEY_UNITS = {"万元": 1.0, "亿元": 1e4, "元": 1e-4}
+_MULTIPLIER = {"万": 10_000, "亿": 100_000_000}
 
 
 @dataclass(frozen=True)
 class Quantity:
+    """A number as the text states it, bound to the measure word after it.
+
+    ``value`` has a 万/亿 multiplier applied for counts ("180万次" → 1 800 000,
+    unit 次); money keeps its unit ("25.1万元" → 25.1, unit 万元).
+    """
+
     value: Number
     approximate: bool
     start: int
     end: int
+    unit: str | None = None
+
+    @property
+    def is_year(self) -> bool:
+        return self.unit == "年" and 1949 <= self.value <= 2100 and float(self.value).is_integer()
 
 
 def find_quantities(text: str) -> list[Quantity]:
-    """Every number in a stretch of narrative, Arabic or Chinese, with its approximation."""
+    """Every number in a stretch of narrative, Arabic or Chinese, with its unit and approximation."""
     norm = normalize(text, strip_spaces=True)  # PDF text spaces numbers: "4340 余条"
     found: list[Quantity] = []
     for m in _QTY_RE.finditer(norm.text):
@@ -138,7 +153,13 @@ def find_quantities(text: str) -> list[Quantity]:
             value = cn_to_int(raw)
         if value is None:
             continue
-        approx = bool(m["pre"]) or bool(m["post"])
+        unit = m["unit"]
+        if m["mult"]:
+            if unit == "元":
+                unit = m["mult"] + "元"
+            else:
+                value = value * _MULTIPLIER[m["mult"]]
+        approx = bool(m["pre"]) or bool(m["post"]) or bool(m["post2"])
         s, e = norm.to_original(m.start(), m.end())
-        found.append(Quantity(value, approx, s, e))
+        found.append(Quantity(value, approx, s, e, unit))
     return found

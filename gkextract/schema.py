@@ -19,10 +19,10 @@ class _Strict(BaseModel):
 
 
 class Value(_Strict):
-    value: float | None = Field(description="数值；原文为中文数字时换算为阿拉伯数字；原文没有数字时为 null")
-    unit: str | None = Field(description="原文单位，如 条、件、个、期、次、场、人次、万元、%")
-    approximate: bool = Field(description="原文带 余/多/近/约/逾 等约数词时为 true")
-    evidence: str = Field(description="从报告原文逐字复制的引文，须包含该数值")
+    value: float | None = Field(description="数值；中文数字换算为阿拉伯数字；计数里的“万”“亿”乘进数值（550万次→5500000），金额保留原单位（25.1万元→25.1）；原文没有数字时为 null")
+    unit: str | None = Field(description="紧跟数字的原文量词或单位，如 条、件、个、期、次、场、人次、万元、%")
+    approximate: bool = Field(description="原文带 余/多/近/约/逾/超 等约数词时为 true")
+    evidence: str = Field(description="从报告原文逐字复制的、含有这个数字的那一句或分句")
 
 
 class PlatformType(str, Enum):
@@ -67,15 +67,38 @@ class DisclosureVolume(_Strict):
 
 
 class ApplicationMetric(str, Enum):
-    received = "received"          # 收到/受理申请
-    handled = "handled"            # 办结/答复
-    carried_over = "carried_over"  # 结转下年度
-    review_cases = "review_cases"  # 行政复议案件
+    """Every application figure table 三 and 四 also hold, so the text can be checked against them."""
+
+    received = "received"                  # 本年新收/收到/受理申请
+    carried_in = "carried_in"              # 上年结转
+    handled = "handled"                    # 办结/答复（办理结果总计）
+    carried_forward = "carried_forward"    # 结转下年度继续办理
+    disclosed = "disclosed"                # 予以公开
+    partially_disclosed = "partially_disclosed"  # 部分公开
+    review_cases = "review_cases"          # 行政复议案件
     litigation_cases = "litigation_cases"  # 行政诉讼案件
 
 
 class ApplicationCount(_Strict):
     metric: ApplicationMetric
+    value: Value
+
+
+class AdministrativeMetric(str, Enum):
+    """Figures of table 二 that the narrative often repeats."""
+
+    rules_issued = "rules_issued"                    # 制定/出台规章
+    normative_issued = "normative_issued"            # 制发/出台规范性文件
+    normative_repealed = "normative_repealed"        # 废止规范性文件
+    normative_in_force = "normative_in_force"        # 现行有效规范性文件
+    licensing_decisions = "licensing_decisions"      # 行政许可决定
+    penalty_decisions = "penalty_decisions"          # 行政处罚决定
+    enforcement_decisions = "enforcement_decisions"  # 行政强制决定
+    fees = "fees"                                    # 行政事业性收费金额
+
+
+class AdministrativeFigure(_Strict):
+    metric: AdministrativeMetric
     value: Value
 
 
@@ -114,6 +137,7 @@ class OverviewFacts(_Strict):
     trainings: list[Training]
     disclosure_volumes: list[DisclosureVolume]
     applications: list[ApplicationCount]
+    administrative: list[AdministrativeFigure]
     supervision: list[Supervision]
 
 
@@ -127,8 +151,8 @@ class Improvement(_Strict):
     summary: str = Field(description="一句话概括（中文，不超过40字）")
     category: Category
     evidence: str = Field(description="原文逐字引文")
-    addresses_problem: int | None = Field(
-        description="原文明确表明针对某个问题时，填该问题在 problems 列表中的序号（从0开始）；否则为 null")
+    addresses: str | None = Field(
+        description="原文明确表明该措施针对某条问题时，照抄那条问题的 evidence；否则为 null")
 
 
 class ProblemsFacts(_Strict):

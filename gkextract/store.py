@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -292,11 +293,65 @@ def _m004_checks_blanks(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE checks ADD COLUMN blanks_as_zero INTEGER NOT NULL DEFAULT 0")
 
 
+def _m005_read_time_threshold(db: sqlite_utils.Database) -> None:
+    """Rows keep their score and flags only; the review threshold is applied when reading.
+
+    ``settings.review_threshold`` is what the views use (``gkextract threshold``
+    changes it); commands take ``--below`` to use another for one query.  The
+    views gain ``decision`` (the latest reviewer decision, or NULL) next to
+    ``review_status``.  ``conflicts`` lists every narrative figure that disagrees
+    with the report's own table, and every one the table could not check.
+    """
+    for table in ("facts", "problems", "improvements"):
+        db.execute(f"DROP VIEW IF EXISTS {table}_by_region")
+        db.execute(f"DROP VIEW IF EXISTS {table}_reviewed")
+        db.execute(f"ALTER TABLE {table} DROP COLUMN needs_review")
+    db.executescript(
+        """
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO settings (key, value) VALUES ('review_threshold', '0.7');
+        """
+    )
+    doc = "coalesce(lr.after, lr.before)"
+    threshold = "(SELECT CAST(value AS REAL) FROM settings WHERE key = 'review_threshold')"
+    status = ("CASE lr.decision WHEN 'accept' THEN 'accepted' WHEN 'correct' THEN 'corrected' "
+              "WHEN 'reject' THEN 'rejected' "
+              f"ELSE CASE WHEN t.score < {threshold} THEN 'pending' ELSE 'unflagged' END END AS review_status")
+    edited = {"facts": ("value", "unit"), "problems": ("summary", "category"),
+              "improvements": ("summary", "category")}
+    for table, columns in edited.items():
+        names = [r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()]
+        select = [f"CASE WHEN json_type({doc}, '$.{c}') IS NOT NULL THEN json_extract({doc}, '$.{c}') "
+                  f"ELSE t.{c} END AS {c}" if c in columns else f"t.{c}" for c in names]
+        select += [status, "lr.decision AS decision", "lr.id AS review_id", "lr.reviewer", "lr.decided_at"]
+        select += [f"t.{c} AS original_{c}" for c in columns]
+        db.execute(f"CREATE VIEW {table}_reviewed AS SELECT\n    " + ",\n    ".join(select) +
+                   f"\nFROM {table} t\nLEFT JOIN latest_reviews lr ON lr.item_table = '{table}' AND lr.item_id = t.id"
+                   "\nWHERE t.extraction_id IN (SELECT id FROM current_extractions)")
+        db.execute(f"CREATE VIEW {table}_by_region AS\n"
+                   "SELECT r.province, r.city, r.county, r.level, r.year, r.issuer, i.*\n"
+                   f"FROM {table}_reviewed i JOIN reports r ON r.id = i.report_id\n"
+                   "WHERE i.review_status != 'rejected'")
+    db.execute(
+        """
+        CREATE VIEW conflicts AS
+        SELECT r.issuer, r.year, r.province, r.city, r.county, f.report_id, f.id AS fact_id, f.kind, f.metric,
+               f.label, f.value AS text_value, f.unit, f.table_ref, f.table_value,
+               CASE WHEN EXISTS (SELECT 1 FROM json_each(f.flags) WHERE value = 'conflicts_with_table')
+                    THEN 'conflict' ELSE 'table_unavailable' END AS status,
+               f.evidence, f.span_start, f.span_end, f.score, f.review_status
+        FROM facts_reviewed f JOIN reports r ON r.id = f.report_id
+        WHERE EXISTS (SELECT 1 FROM json_each(f.flags) WHERE value IN ('conflicts_with_table', 'table_unavailable'))
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
     (2, "narrative: extractions, facts, problems, improvements, full-text search", _m002_narrative),
     (3, "review: audit trail of decisions, reviewed and by-region views", _m003_review),
     (4, "checks: blank cells read as zero, marked", _m004_checks_blanks),
+    (5, "review threshold applied at read time; conflicts view", _m005_read_time_threshold),
 ]
 
 
@@ -333,6 +388,72 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.execute("PRAGMA busy_timeout = 5000")
     migrate(db)
     return db
+
+
+def review_threshold(db: sqlite_utils.Database) -> float:
+    row = db.execute("SELECT value FROM settings WHERE key = 'review_threshold'").fetchone()
+    return float(row[0]) if row else 0.7
+
+
+def set_review_threshold(db: sqlite_utils.Database, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("the review threshold is a score between 0 and 1")
+    with db.atomic():
+        db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('review_threshold', ?)", [str(value)])
+
+
+def _span_columns(a: Any) -> dict[str, Any]:
+    return dict(span_start=a.span.start, span_end=a.span.end, match=a.span.match, score=a.score,
+                flags=as_json(a.flags))
+
+
+def write_extraction(db: sqlite_utils.Database, report_id: str, section: str, model: str, prompt_version: str,
+                     response_format: str, mode: str, result: Any, grounded: Any,
+                     threshold: float) -> dict[str, int]:
+    """One call's outcome and its grounded items, in one transaction; returns counts.
+
+    ``threshold`` only decides what the returned counts call flagged: rows keep
+    their score and flags, and the review threshold is applied when reading.
+    """
+    counts = {"facts": 0, "problems": 0, "improvements": 0, "flagged": 0}
+    with db.atomic():
+        db.execute("DELETE FROM extractions WHERE report_id = ? AND section = ? AND model = ? AND prompt_version = ?",
+                   [report_id, section, model, prompt_version])
+        cur = db.execute(
+            "INSERT INTO extractions (report_id, section, model, prompt_version, response_format, mode, request_key, "
+            "status, error, calls, cache_hits, reasks, retries, prompt_tokens, completion_tokens, latency_ms, "
+            "raw_reply, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [report_id, section, model, prompt_version, response_format, mode, result.request_key, result.status,
+             result.error, result.calls, result.cache_hits, result.reasks, result.retries, result.prompt_tokens,
+             result.completion_tokens, result.latency_ms, result.raw_reply,
+             datetime.now(timezone.utc).isoformat(timespec="seconds")])
+        if grounded is None:
+            return counts
+        base = dict(extraction_id=cur.lastrowid, report_id=report_id)
+        insert_rows(db, "facts", (
+            dict(base, section=section, kind=f.kind, item=i, metric=f.metric, label=f.label,
+                 attributes=as_json(f.attributes), value=f.value, unit=f.unit,
+                 approximate=int(f.approximate) if f.value is not None else None, evidence=f.evidence,
+                 table_ref=a.table_ref, table_value=a.table_value, **_span_columns(a))
+            for i, f, a in grounded.facts))
+        problem_ids: dict[int, int] = {}
+        for p in grounded.problems:
+            c = db.execute(
+                "INSERT INTO problems (extraction_id, report_id, item, summary, category, evidence, span_start, "
+                "span_end, match, score, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [base["extraction_id"], report_id, p.item, p.summary, p.category, p.evidence,
+                 *_span_columns(p.assessment).values()])
+            problem_ids[p.item] = c.lastrowid
+        insert_rows(db, "improvements", (
+            dict(base, item=m.item, summary=m.summary, category=m.category, evidence=m.evidence,
+                 problem_id=problem_ids.get(m.addresses) if m.addresses is not None else None,
+                 **_span_columns(m.assessment))
+            for m in grounded.improvements))
+        scores = ([a.score for _, _, a in grounded.facts] + [p.assessment.score for p in grounded.problems]
+                  + [m.assessment.score for m in grounded.improvements])
+        counts.update(facts=len(grounded.facts), problems=len(grounded.problems),
+                      improvements=len(grounded.improvements), flagged=sum(s < threshold for s in scores))
+    return counts
 
 
 def as_json(value: Any) -> str:

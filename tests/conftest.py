@@ -30,7 +30,7 @@ from gkextract.grounding import DEFAULT_THRESHOLD
 from gkextract.ingest import ingest_paths
 from gkextract.llm import LLMSettings, Mode
 from gkextract.narrative import extract_reports
-from gkextract.store import open_db
+from gkextract.store import open_db, set_review_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
 LLM_FIXTURES = ROOT / "fixtures" / "llm"
@@ -53,6 +53,7 @@ def extract_replay(path: Path, cache_dir: Path = LLM_FIXTURES, threshold: float 
     """Extract every report of an ingested database in replay mode; returns the failures."""
     db = open_db(path)
     settings = LLMSettings(mode=Mode.replay, cache_dir=cache_dir)
+    set_review_threshold(db, threshold)   # applied when reading, not written into the rows
     failures: list[dict] = []
     try:
         for _, rid in sorted(report_ids(db).items()):
@@ -65,7 +66,8 @@ def extract_replay(path: Path, cache_dir: Path = LLM_FIXTURES, threshold: float 
 def counts(path: Path) -> list[tuple[str, int, int]]:
     """(table, items, flagged) for the narrative tables."""
     with closing(sqlite3.connect(path)) as con:
-        return [(t, *con.execute(f"SELECT count(*), coalesce(sum(needs_review), 0) FROM {t}").fetchone())
+        below = "(SELECT CAST(value AS REAL) FROM settings WHERE key = 'review_threshold')"
+        return [(t, *con.execute(f"SELECT count(*), coalesce(sum(score < {below}), 0) FROM {t}").fetchone())
                 for t in ("facts", "problems", "improvements")]
 
 

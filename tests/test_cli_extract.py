@@ -23,7 +23,7 @@ def test_run_in_replay_mode_builds_the_database(tmp_path):
         assert line in res.output, line
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*), sum(status = 'ok'), sum(mode = 'replay') FROM extractions").fetchone() == (10, 10, 10)
-    assert con.execute("SELECT count(*) FROM facts WHERE needs_review = 1").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM facts_reviewed WHERE review_status = 'pending'").fetchone() == (2,)
 
     again = runner.invoke(app, ["run", str(REPORTS), "--db", db, "--mode", "replay", "--fixtures", FIXTURES,
                                 "--format", "json"])

@@ -123,7 +123,7 @@ def test_csv(sample_db):
         ("disclosure", "items", "6264"), ("disclosure", "items", "69"), ("disclosure", "items", "4027"),
         ("disclosure", "items", "75"), ("disclosure", "items", "2093"), ("disclosure", "items", "1255"),
         ("disclosure", "items", "176"), ("application", "received", "18"), ("application", "handled", "17"),
-        ("application", "carried_over", "1"), ("application", "review_cases", "1"),
+        ("application", "carried_forward", "1"), ("application", "review_cases", "1"),
         ("application", "litigation_cases", "0"), ("supervision", "assessment", ""),
         ("supervision", "inspection", ""), ("supervision", "other", "")]
     assert json.loads(rows[4]["attributes"]) == {"type": "new_media"}

@@ -2,7 +2,8 @@
 
 import pytest
 
-from gkextract.grounding import Grounder, assess, number_in_quote
+from gkextract.crosscheck import TableRef
+from gkextract.grounding import Fact, Grounder, assess_fact, check_number
 from gkextract.numbers import cn_to_int, find_quantities, parse_cell
 
 from samples import text
@@ -37,37 +38,51 @@ def test_fabricated_quote_is_not_found():
     assert (span.start, span.match) == (None, "none")
 
 
-@pytest.mark.parametrize("value, quote, expected", [
-    (3, "下发督查通报三期", True),
-    (2, "举办培训两期", True),
-    (1000, "累计完成培训人员 1000 余人次", True),
-    (11, "覆盖十一个区", True),
-    (100, "办复率为 100%", True),
-    (0, "2019年，我县未收到要求公开政府信息的申请。", True),
-    (4380, "全年公开政府信息总计4038条", False),
-    (5, "依法按时办结4件", False),
+def fact(value, quote, approximate=False, unit=None, kind="supervision", metric=None, label=None, **attrs):
+    return Fact(kind, metric, label, attrs, value, unit, approximate, quote)
+
+
+@pytest.mark.parametrize("value, quote, approximate, expected", [
+    (3, "下发督查通报三期", False, True),
+    (2, "举办培训两期", False, True),
+    (1000, "累计完成培训人员 1000 余人次", True, True),
+    (11, "覆盖十一个区", False, True),
+    (100, "办复率为 100%", False, True),
+    (0, "2019年，我县未收到要求公开政府信息的申请。", False, True),
+    (4380, "全年公开政府信息总计4038条", False, False),
+    (5, "依法按时办结4件", False, False),
 ])
-def test_number_in_quote(value, quote, expected):
-    assert number_in_quote(value, quote) is expected
+def test_number_in_quote(value, quote, approximate, expected):
+    flags, _ = check_number(fact(value, quote, approximate), quote)
+    assert ("number_not_in_quote" not in flags) is expected
+    assert flags == ([] if expected else ["number_not_in_quote"])
 
 
 def test_assess_scores_and_flags():
     g = Grounder(T, SECTION)
-    ok = assess("开展政务公开专项督查检查 4 次", g, value=4)
-    assert (ok.flags, ok.score, ok.needs_review) == ([], 1.0, False)
-    wrong = assess("开展政务公开专项督查检查 4 次", g, value=5)
-    assert (wrong.flags, wrong.score, wrong.needs_review) == (["number_not_in_quote"], 0.6, True)
-    conflict = assess("我县收到自然人依申请公开政府信息2件", g, value=2,
-                      table=("applications.new_received.total", [3.0]))
+    ok = assess_fact(fact(4, "开展政务公开专项督查检查 4 次", unit="次"), g)
+    assert (ok.flags, ok.score) == ([], 1.0)
+    wrong = assess_fact(fact(5, "开展政务公开专项督查检查 4 次", unit="次"), g)
+    assert (wrong.flags, wrong.score) == (["number_not_in_quote"], 0.5)
+    conflict = assess_fact(fact(2, "我县收到自然人依申请公开政府信息2件", unit="件", kind="application",
+                                metric="received"), g,
+                           table=TableRef("applications.new_received.total", (3.0,)))
     assert conflict.flags == ["conflicts_with_table"] and conflict.table_value == 3.0
-    outside = assess("我办政府信息公开工作虽取得了一定的成绩", g)   # in 五, not in 一
+    unavailable = assess_fact(fact(2, "我县收到自然人依申请公开政府信息2件", unit="件", kind="application",
+                                   metric="received"), g,
+                              table=TableRef("applications.new_received.total", (), "new_received.total is misaligned"))
+    assert (unavailable.flags, unavailable.score) == (["table_unavailable"], 1.0)
+    outside = assess_fact(fact(None, "我办政府信息公开工作虽取得了一定的成绩"), g)   # in 五, not in 一
     assert outside.flags == ["quote_outside_section"] and outside.span.start == T.index("我办政府信息公开工作虽取得了一定的成绩")
+    assert outside.score == 0.6
 
 
 def test_chinese_numerals_and_quantities():
     assert [cn_to_int(x) for x in ("十一", "两", "一百零五", "三万", "二十")] == [11, 2, 105, 30000, 20]
     q = find_quantities("公开信息 4340 余条，近百场")
-    assert [(x.value, x.approximate) for x in q] == [(4340, True), (100, True)]
+    assert [(x.value, x.approximate, x.unit) for x in q] == [(4340, True, "条"), (100, True, "场")]
+    q = find_quantities("两条微信阅读量即达180万次，收费25.1万元，粉丝550万")
+    assert [(x.value, x.unit) for x in q] == [(2, "条"), (1_800_000, "次"), (25.1, "万元"), (5_500_000, None)]
 
 
 @pytest.mark.parametrize("raw, money, header_unit, value, unit, status", [

@@ -52,9 +52,12 @@ def test_replay_fills_the_database_and_spans_point_at_the_evidence(db):
 def test_conflict_with_the_table_is_flagged_and_both_values_kept(db):
     extract_reports(db, REPLAY)
     rid = report_id(text("004"))
-    row = db.execute("SELECT value, table_ref, table_value, flags, score, needs_review FROM facts "
+    row = db.execute("SELECT value, table_ref, table_value, flags, score, review_status FROM facts_reviewed "
                      "WHERE report_id = ? AND kind = 'application' AND metric = 'handled'", [rid]).fetchone()
-    assert row == (5, "applications.total_handled.total", 0, '["conflicts_with_table"]', 0.65, 1)
+    assert row == (5, "applications.total_handled.total", 0, '["conflicts_with_table"]', 0.65, "pending")
+    assert db.execute("SELECT status, text_value, table_value FROM conflicts WHERE fact_id = "
+                      "(SELECT id FROM facts WHERE report_id = ? AND metric = 'handled')", [rid]).fetchone() == \
+        ("conflict", 5, 0)
     agree = db.execute("SELECT value, table_value, flags FROM facts WHERE report_id = ? AND kind = 'application' "
                        "AND metric = 'received'", [rid]).fetchone()
     assert agree == (5, 5, "[]")
@@ -112,15 +115,17 @@ def _overview_only(content_for_overview):
 def test_fabricated_quote_and_wrong_number_are_flagged(db, tmp_path):
     extract_reports(db, live(tmp_path), report_ids=_only_000(db),
                     transport=FakeOpenAI(_overview_only(lambda b: ok(_envelope_answer("fabricated_quote.overview.json")))))
-    row = db.execute("SELECT evidence, span_start, match, flags, needs_review FROM facts WHERE value = 5000").fetchone()
-    assert row == ("县政府门户网站全年发布信息5000条", None, "none", '["quote_not_found"]', 1)
+    row = db.execute("SELECT evidence, span_start, match, flags, review_status FROM facts_reviewed "
+                     "WHERE value = 5000").fetchone()
+    assert row == ("县政府门户网站全年发布信息5000条", None, "none", '["quote_not_found"]', "pending")
 
     db2 = open_db(tmp_path / "wrong.db")
     ingest_paths(db2, [SAMPLES["000"]])
     extract_reports(db2, live(tmp_path, model="other-model"), report_ids=_only_000(db2),
                     transport=FakeOpenAI(_overview_only(lambda b: ok(_envelope_answer("wrong_number.overview.json")))))
-    row = db2.execute("SELECT value, evidence, match, flags, score, needs_review FROM facts WHERE value = 4380").fetchone()
-    assert row == (4380, "全年公开政府信息总计4038条", "exact", '["number_not_in_quote"]', 0.6, 1)
+    row = db2.execute("SELECT value, evidence, match, flags, score, review_status FROM facts_reviewed "
+                      "WHERE value = 4380").fetchone()
+    assert row == (4380, "全年公开政府信息总计4038条", "exact", '["number_not_in_quote"]', 0.5, "pending")
 
 
 def test_prompt_injection_stays_inside_the_data_delimiters(tmp_path):

@@ -86,7 +86,7 @@ def test_unknown_flag_codes_are_shown_as_they_are(sample_db_copy, item_id):
     problem = item_id("problems", "工作措施不到位")
     con = sqlite3.connect(sample_db_copy)
     with con:
-        con.execute("UPDATE problems SET flags = ?, score = 0.5, needs_review = 1 WHERE id = ?",
+        con.execute("UPDATE problems SET flags = ?, score = 0.5 WHERE id = ?",
                     ['["category_unsure", "quote_fuzzy"]', problem])
     con.close()
     d = summary("003", sample_db_copy)
