@@ -21,10 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_counts, list_items, parse_by,
-                      report_summary, resolve_filters)
+from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_counts, left_out, list_items,
+                      parse_by, report_summary, resolve_filters)
 from .export import ExportFormat, export_db
-from .grounding import DEFAULT_THRESHOLD
 from .ingest import FileResult, ingest_paths
 from .llm import CallResult, LLMSettings, Mode, ResponseFormat, load_settings
 from .narrative import ExtractSummary, extract_reports
@@ -32,7 +31,7 @@ from .query import (EmptyDatabaseError, NotFoundError, ensure_reports, list_repo
                     resolve_report_id)
 from .render import Format, console, dump_json, emit, err_console
 from .review import ReviewError, export_queue, import_csv, queue, reviewer_name, run_session
-from .store import open_db
+from .store import open_db, review_threshold, set_review_threshold
 
 app = typer.Typer(
     help="Build a SQLite database from Chinese government information-disclosure annual reports "
@@ -192,8 +191,11 @@ def _llm_settings(model: Optional[str], concurrency: Optional[int], mode: Mode, 
         raise fail(str(e), EXIT_USAGE)
 
 
-def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: float, fmt: Format,
+def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: Optional[float], fmt: Format,
                 report_ids: Optional[list[str]] = None) -> ExtractSummary:
+    if threshold is not None:
+        set_review_threshold(database, threshold)
+    threshold = review_threshold(database)
     with _progress() as progress:
         task = progress.add_task(f"extract ({settings.mode.value})", total=None, current="")
 
@@ -243,8 +245,11 @@ BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-co
                                                    "OPENAI_API_KEY or the config file.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config file "
                                                    "[default ~/.config/gkextract/config.toml].")]
-ThresholdOpt = Annotated[float, typer.Option("--review-threshold", min=0.0, max=1.0,
-                                             help="Facts scoring below this are flagged for review.")]
+ThresholdOpt = Annotated[Optional[float], typer.Option(
+    "--review-threshold", min=0.0, max=1.0,
+    help="Store this as the database's review threshold (items scoring below it wait for review); "
+         "it applies when reading, so it can be changed later with `gkextract threshold` [default: keep "
+         "the database's, 0.7 for a new one].")]
 
 
 @app.command()
@@ -257,7 +262,7 @@ def extract(
     response_format: FormatOptLLM = None,
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
-    review_threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    review_threshold: ThresholdOpt = None,
     report: Annotated[Optional[list[str]], typer.Option("--report", help="Only these report ids (repeatable).")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -295,7 +300,7 @@ def run(
     response_format: FormatOptLLM = None,
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
-    review_threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    review_threshold: ThresholdOpt = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """The main job: ingest reports, then extract their narrative.
@@ -390,6 +395,12 @@ ByOpt = Annotated[Optional[str], typer.Option(
                  "category (kind, metric for facts), comma-separated.")]
 IncludeRejectedOpt = Annotated[bool, typer.Option("--include-rejected",
                                                   help="Also show items a reviewer rejected.")]
+BelowOpt = Annotated[Optional[float], typer.Option(
+    "--below", min=0.0, max=1.0, help="Review threshold for this command: undecided items scoring below it "
+                                      "count as flagged [default: the database's, see `gkextract threshold`].")]
+IncludeFlaggedOpt = Annotated[bool, typer.Option(
+    "--include-flagged", help="Counts and statistics (--by, --stats) also count items still waiting for "
+                              "review; by default they are left out, and the output says how many.")]
 
 
 @contextmanager
@@ -427,6 +438,14 @@ def _emit_items(rows: list[dict], fmt: Format, what: str) -> None:
         emit(_for_people(rows) if fmt is Format.table else rows, fmt, title=f"{len(rows)} {what}")
 
 
+def _note_left_out(database: sqlite_utils.Database, table: str, f: Filters) -> None:
+    """Aggregates say what they left out (on stderr, so scripts still get one document)."""
+    n = left_out(database, table, f)
+    if n:
+        err_console.print(f"[dim]left out: {n} {table} scoring below the review threshold {f.below:g} and "
+                          f"not yet reviewed; --include-flagged counts them[/]")
+
+
 def _narrative(table: str, db: Path, fmt: Format, f: Filters, by: Optional[str]) -> None:
     database = existing_db(db)
     with _query_errors():
@@ -434,6 +453,7 @@ def _narrative(table: str, db: Path, fmt: Format, f: Filters, by: Optional[str])
         if by:
             emit(group_counts(database, table, f, parse_by(table, by)), fmt,
                  title=f"reports citing {table}, by {by} (share = of the group's extracted reports)")
+            _note_left_out(database, table, f)
         else:
             _emit_items(list_items(database, table, f), fmt, table)
 
@@ -442,7 +462,8 @@ def _narrative(table: str, db: Path, fmt: Format, f: Filters, by: Optional[str])
 def problems(
     province: ProvinceOpt = None, city: CityOpt = None, county: CountyOpt = None, level: LevelOpt = None,
     year: YearOpt = None, issuer: IssuerOpt = None, category: CategoryOpt = None, search: SearchOpt = None,
-    by: ByOpt = None, include_rejected: IncludeRejectedOpt = False,
+    by: ByOpt = None, include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
+    include_flagged: IncludeFlaggedOpt = False,
     db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
 ) -> None:
     """Problems the reports state (存在的主要问题), as reviewed, with their evidence.
@@ -457,14 +478,16 @@ def problems(
     """
     _narrative("problems", db, fmt, Filters(province=province, city=city, county=county, level=level, year=year,
                                             issuer=issuer, category=category, search=search,
-                                            include_rejected=include_rejected), by)
+                                            include_rejected=include_rejected, below=below,
+                                            include_flagged=include_flagged), by)
 
 
 @app.command()
 def improvements(
     province: ProvinceOpt = None, city: CityOpt = None, county: CountyOpt = None, level: LevelOpt = None,
     year: YearOpt = None, issuer: IssuerOpt = None, category: CategoryOpt = None, search: SearchOpt = None,
-    by: ByOpt = None, include_rejected: IncludeRejectedOpt = False,
+    by: ByOpt = None, include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
+    include_flagged: IncludeFlaggedOpt = False,
     db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
 ) -> None:
     """Improvement measures the reports plan (改进情况), as reviewed; --by counts like `problems`.
@@ -473,7 +496,8 @@ def improvements(
     """
     _narrative("improvements", db, fmt, Filters(province=province, city=city, county=county, level=level,
                                                 year=year, issuer=issuer, category=category, search=search,
-                                                include_rejected=include_rejected), by)
+                                                include_rejected=include_rejected, below=below,
+                                                include_flagged=include_flagged), by)
 
 
 @app.command()
@@ -488,7 +512,8 @@ def facts(
     search: SearchOpt = None, by: ByOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="count/min/median/max of the values per group "
                                                         "(and per kind, metric and unit).")] = False,
-    include_rejected: IncludeRejectedOpt = False,
+    include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
+    include_flagged: IncludeFlaggedOpt = False,
     db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
 ) -> None:
     """Numbers from the narrative (platforms, training, disclosure, applications, supervision), as reviewed.
@@ -501,14 +526,16 @@ def facts(
     database = existing_db(db)
     f = Filters(province=province, city=city, county=county, level=level, year=year, issuer=issuer, kind=kind,
                 metric=metric, platform_type=platform_type, training_status=training_status, search=search,
-                include_rejected=include_rejected)
+                include_rejected=include_rejected, below=below, include_flagged=include_flagged)
     with _query_errors():
         f = resolve_filters(database, f)
         keys = parse_by("facts", by) if by else []
         if stats:
             emit(fact_stats(database, f, keys), fmt, title="fact values" + (f" by {by}" if by else ""))
+            _note_left_out(database, "facts", f)
         elif keys:
             emit(group_counts(database, "facts", f, keys), fmt, title=f"reports stating facts, by {by}")
+            _note_left_out(database, "facts", f)
         else:
             _emit_items(list_items(database, "facts", f), fmt, "facts")
 
@@ -516,7 +543,7 @@ def facts(
 @app.command()
 def summary(
     report: Annotated[str, typer.Argument(help="Report id, unique id prefix, or file name prefix.")],
-    include_rejected: IncludeRejectedOpt = False,
+    include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
     db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
 ) -> None:
     """One report on one screen: metadata, table numbers, failed checks, narrative, flags.
@@ -531,7 +558,7 @@ def summary(
         raise fail("a summary is one nested record: use --format json", EXIT_USAGE)
     database = existing_db(db)
     with _query_errors():
-        d = report_summary(database, report, include_rejected)
+        d = report_summary(database, report, include_rejected, below)
     if fmt is not Format.table:
         dump_json(d)
         return
@@ -554,9 +581,14 @@ def summary(
                         ("improvements", ["id", "category", "summary", "problem_id", "score", "review_status"])):
         if d[table]:
             emit(d[table], Format.table, columns=cols, title=table)
+    if d["conflicts"]:
+        emit([{**c, "text": f"{c['text_value']:g}{c['unit'] or ''}" if c["text_value"] is not None else None}
+              for c in d["conflicts"]], Format.table,
+             columns=["fact_id", "kind", "metric", "label", "text", "table_ref", "table_value", "status"],
+             title="text vs. table (conflict: they disagree; table_unavailable: the cell is misaligned or missing)")
     if d["flagged"]:
         emit([{**x, "why": " ".join(x["why"])} for x in d["flagged"]], Format.table,
-             title="flagged for review (gkextract review)")
+             title=f"flagged for review below {d['review_threshold']:g} (gkextract review)")
 
 
 @app.command()
@@ -573,6 +605,7 @@ def review(
                                                                          "a CSV written by --export.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Every item, not only the flagged ones "
                                                            "nobody has decided on.")] = False,
+    below: BelowOpt = None,
     db: DbOption = Path("gkextract.db"),
 ) -> None:
     """Review flagged extractions, lowest score first: accept, correct or reject.
@@ -603,7 +636,7 @@ def review(
             return
         f = resolve_filters(database, Filters(province=province, city=city, county=county, level=level, year=year,
                                               issuer=issuer, report=report, category=category, kind=kind,
-                                              metric=metric))
+                                              metric=metric, below=below))
         if export_to:
             console.print(f"wrote {export_queue(database, export_to, f, everything)} item(s) to {export_to}")
             return
@@ -615,6 +648,27 @@ def review(
     left = len(queue(database, f))
     console.print(f"recorded {sum(done.values())} decision(s) "
                   f"({', '.join(f'{n} {d}' for d, n in done.items()) or 'none'}); {left} left in the queue")
+
+
+@app.command()
+def threshold(
+    value: Annotated[Optional[float], typer.Argument(min=0.0, max=1.0, help="New review threshold (0–1); "
+                                                                            "omit to show the current one.")] = None,
+    db: DbOption = Path("gkextract.db"),
+) -> None:
+    """Show or set the database's review threshold.
+
+    Scores are stored; the threshold is applied whenever items are read: items
+    scoring below it (and not yet decided) wait in `gkextract review`, are
+    marked pending in the `*_reviewed` views, and are left out of counts and
+    statistics unless --include-flagged.  Any query also takes --below.
+
+    Example: gkextract threshold 0.8 --db gk.db
+    """
+    database = existing_db(db)
+    if value is not None:
+        set_review_threshold(database, value)
+    console.print(f"review threshold: {review_threshold(database):g}")
 
 
 @app.command("export")

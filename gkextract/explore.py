@@ -22,10 +22,11 @@ import sqlite_utils
 from . import grounding, region
 from .query import EmptyDatabaseError, ensure_reports, resolve_report_id
 from .schema import CATEGORIES, PlatformType
+from .store import review_threshold
 
 ITEM_TABLES = ("facts", "problems", "improvements")
 LEVELS = ("province", "city", "county", "township", "department")
-KINDS = ("platform", "training", "disclosure", "application", "supervision")
+KINDS = ("platform", "training", "disclosure", "application", "administrative", "supervision")
 REPORT_KEYS = ("province", "city", "county", "level", "year")
 ITEM_KEYS = {"facts": ("kind", "metric"), "problems": ("category",), "improvements": ("category",)}
 # The narrative sections an item table is extracted from: a report counts in
@@ -78,6 +79,8 @@ class Filters:
     training_status: str | None = None  # facts: held or planned
     search: str | None = None          # words, all of which must occur in summary/evidence
     include_rejected: bool = False
+    below: float | None = None         # review threshold; None: the database's (settings.review_threshold)
+    include_flagged: bool = False      # aggregates count items still waiting for review
 
     def applies_to(self, table: str) -> bool:
         """Category filters exclude facts; kind and metric filters exclude problems and improvements."""
@@ -141,8 +144,11 @@ def resolve_filters(db: sqlite_utils.Database, f: Filters) -> Filters:
     """Canonical values for every filter, or FilterError naming the bad one."""
     ensure_reports(db)
     metrics = [r[0] for r in db.execute("SELECT DISTINCT metric FROM facts WHERE metric IS NOT NULL")]
+    if f.below is not None and not 0.0 <= f.below <= 1.0:
+        raise FilterError(f"--below {f.below}: the review threshold is a score between 0 and 1")
     return replace(
         f,
+        below=review_threshold(db) if f.below is None else float(f.below),
         province=f.province and _region_name(db, "province", f.province),
         city=f.city and _region_name(db, "city", f.city),
         county=f.county and _region_name(db, "county", f.county),
@@ -214,11 +220,33 @@ def report_where(f: Filters) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
-def item_where(f: Filters, table: str) -> tuple[list[str], list[Any]]:
-    """Conditions on the report (``r``) and on the reviewed item (``i``)."""
+def with_threshold(db: sqlite_utils.Database, f: Filters) -> Filters:
+    """The filters with the review threshold filled in from the database when not given."""
+    return f if f.below is not None else replace(f, below=review_threshold(db))
+
+
+def status_sql(f: Filters) -> str:
+    """The item's review status under the filters' threshold (the views use the database's).
+
+    A reviewer's decision wins; an undecided item scoring below the threshold is pending.
+    """
+    if f.below is None:
+        raise ValueError("status_sql needs a resolved threshold: call with_threshold first")
+    return (f"(CASE WHEN i.decision IS NOT NULL THEN i.review_status "
+            f"WHEN i.score < {float(f.below)!r} THEN 'pending' ELSE 'unflagged' END)")
+
+
+def item_where(f: Filters, table: str, aggregate: bool = False) -> tuple[list[str], list[Any]]:
+    """Conditions on the report (``r``) and on the reviewed item (``i``).
+
+    ``aggregate``: counts and statistics leave out items still waiting for review
+    (below the threshold, no decision) unless ``include_flagged``.
+    """
     clauses, params = report_where(f)
     if not f.include_rejected:
         clauses.append("i.review_status != 'rejected'")
+    if aggregate and not f.include_flagged:
+        clauses.append(f"{status_sql(f)} != 'pending'")
     for col in ITEM_KEYS[table]:
         value = getattr(f, col)
         if value is not None:
@@ -253,10 +281,11 @@ def decode(row: dict[str, Any]) -> dict[str, Any]:
 def list_items(db: sqlite_utils.Database, table: str, f: Filters) -> list[dict[str, Any]]:
     """One row per item with its report's issuer, region and year."""
     ensure_extractions(db)
+    f = with_threshold(db, f)
     clauses, params = item_where(f, table)
     cols = ", ".join(f"i.{c}" for c in ITEM_COLUMNS[table])
     sql = (f"SELECT i.id, i.report_id, r.issuer, r.province, r.city, r.county, r.level, r.year, {cols}, "
-           f"i.score, i.review_status {items_from(table)}{where_sql(clauses)} "
+           f"i.score, {status_sql(f)} AS review_status {items_from(table)}{where_sql(clauses)} "
            "ORDER BY r.province, r.city, r.county, r.year, i.report_id, i.id")
     return [decode(r) for r in db.query(sql, params)]
 
@@ -279,10 +308,11 @@ def group_counts(db: sqlite_utils.Database, table: str, f: Filters, by: Sequence
     never cites a category shows 0 rather than disappearing.
     """
     ensure_extractions(db)
+    f = with_threshold(db, f)
     rkeys = [k for k in by if k in REPORT_KEYS]
     ikeys = [k for k in by if k not in REPORT_KEYS]
     cols = ", ".join(_column(k) for k in by)
-    clauses, params = item_where(f, table)
+    clauses, params = item_where(f, table, aggregate=True)
     cited = {tuple(row[:-2]): row[-2:] for row in db.execute(
         f"SELECT {cols}, count(DISTINCT i.report_id), count(*) {items_from(table)}{where_sql(clauses)} "
         f"GROUP BY {cols}", params)}
@@ -316,12 +346,23 @@ def group_counts(db: sqlite_utils.Database, table: str, f: Filters, by: Sequence
     return rows
 
 
+def left_out(db: sqlite_utils.Database, table: str, f: Filters) -> int:
+    """How many items an aggregate left out because they still wait for review."""
+    if f.include_flagged:
+        return 0
+    f = with_threshold(db, f)
+    clauses, params = item_where(f, table)
+    clauses.append(f"{status_sql(f)} = 'pending'")
+    return db.execute(f"SELECT count(*) {items_from(table)}{where_sql(clauses)}", params).fetchone()[0]
+
+
 def fact_stats(db: sqlite_utils.Database, f: Filters, by: Sequence[str]) -> list[dict[str, Any]]:
     """count/min/median/max of fact values per group; always split by kind, metric
     and unit, because a median across different quantities means nothing."""
     ensure_extractions(db)
+    f = with_threshold(db, f)
     keys = list(by) + [k for k in ("kind", "metric", "unit") if k not in by]
-    clauses, params = item_where(f, "facts")
+    clauses, params = item_where(f, "facts", aggregate=True)
     clauses.append("i.value IS NOT NULL")
     groups: dict[tuple, tuple[list[float], set[str]]] = {}
     for row in db.execute(f"SELECT {', '.join(_column(k) for k in keys)}, i.report_id, i.value "
@@ -368,10 +409,13 @@ def item_label(table: str, item: dict[str, Any]) -> str:
     return f"[{item['category']}] {item['summary']}"
 
 
-def report_summary(db: sqlite_utils.Database, report: str, include_rejected: bool = False) -> dict[str, Any]:
+def report_summary(db: sqlite_utils.Database, report: str, include_rejected: bool = False,
+                   below: float | None = None) -> dict[str, Any]:
     """One report at a glance: metadata, key table numbers, failed checks, the
-    reviewed narrative items, and what is still flagged and why."""
+    reviewed narrative items, every text-vs-table conflict, and what is still
+    flagged and why (under ``below``, else the database's review threshold)."""
     rid = resolve_report_id(db, report)
+    f = Filters(below=review_threshold(db) if below is None else below)
     rep = next(db.query(
         "SELECT id, file_name, title, issuer, year, publication_date, level, province, city, county, "
         "region_code, template, status, problems FROM reports WHERE id = ?", [rid]))
@@ -386,9 +430,12 @@ def report_summary(db: sqlite_utils.Database, report: str, include_rejected: boo
     items: dict[str, list[dict[str, Any]]] = {}
     flagged = []
     for table in ITEM_TABLES:
-        rejected = "" if include_rejected else " AND review_status != 'rejected'"
+        rejected = "" if include_rejected else " AND i.review_status != 'rejected'"
         rows = [decode(r) for r in db.query(
-            f"SELECT * FROM {table}_reviewed WHERE report_id = ?{rejected} ORDER BY id", [rid])]
+            f"SELECT i.*, {status_sql(f)} AS status FROM {table}_reviewed i WHERE i.report_id = ?{rejected} "
+            "ORDER BY i.id", [rid])]
+        for r in rows:
+            r["review_status"] = r.pop("status")
         items[table] = [{**{k: r[k] for k in keep[table]}, "score": r["score"], "flags": r["flags"],
                          "review_status": r["review_status"]} for r in rows]
         flagged += [{"table": table, "id": r["id"], "item": item_label(table, r), "score": r["score"],
@@ -396,5 +443,9 @@ def report_summary(db: sqlite_utils.Database, report: str, include_rejected: boo
                                                          if r.get("table_ref") else [])}
                     for r in rows if r["review_status"] == "pending"]
     flagged.sort(key=lambda r: r["score"])
+    conflicts = list(db.query(
+        "SELECT fact_id, kind, metric, label, text_value, unit, table_ref, table_value, status, evidence "
+        "FROM conflicts WHERE report_id = ? ORDER BY fact_id", [rid]))
     return {"report": decode(rep), "extractions": extractions, "table_numbers": _key_cells(db, rid),
-            "failed_checks": failed, **items, "flagged": flagged}
+            "failed_checks": failed, **items, "conflicts": conflicts, "flagged": flagged,
+            "review_threshold": f.below}

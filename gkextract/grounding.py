@@ -215,10 +215,15 @@ class Fact:
     evidence: str
 
 
-def _context(text: str, q: Quantity, floor: int) -> str:
-    """The words before a number, back to a delimiter or the previous number."""
+def _context(text: str, q: Quantity, floor: int = 0) -> str:
+    """The clause a number sits in: from the delimiter before it to the one after it.
+
+    Chinese names a measure before its number ("办结149件") or after it
+    ("1件结转到2021年度"), so both sides count.
+    """
     lo = max([floor] + [text.rfind(c, floor, q.start) + 1 for c in _DELIMS])
-    return text[lo:q.start]
+    after = [i for i in (text.find(c, q.end) for c in _DELIMS) if i != -1]
+    return text[lo:q.start] + text[q.end:min(after) if after else len(text)]
 
 
 def _fact_value(f: Fact) -> tuple[float, str | None]:
@@ -272,6 +277,10 @@ def check_number(f: Fact, located: str) -> tuple[list[str], Quantity | None]:
     if f.value is None:
         return [], None
     value, unit = _fact_value(f)
+    words = _context_words(f)
+    if value == 0 and words and any(_ZERO_WORDS.search(c) and any(w in c for w in words)
+                                    for c in re.split(f"[{_DELIMS}]", located)):
+        return [], None      # "无行政诉讼案件": zero stated in words, for this measure
     quantities = [q for q in find_quantities(located)]
     matches = [q for q in quantities if _same(q.value, value) and (not q.is_year or unit == "年")]
     if not matches:
@@ -280,19 +289,21 @@ def check_number(f: Fact, located: str) -> tuple[list[str], Quantity | None]:
         if any(_same(q.value, value) for q in quantities):
             return ["number_bound_elsewhere"], None   # only as a year
         return ["number_not_in_quote"], None
-    words = _context_words(f)
     flags: list[str] = []
-    bound = [q for q in matches if not words or any(w in _context(located, q, 0) for w in words)]
+    bound = [q for q in matches if not words or any(w in _context(located, q) for w in words)]
     if words and not bound:
         others = [q for q in quantities if not q.is_year and not _same(q.value, value)
-                  and any(w in _context(located, q, 0) for w in words)]
+                  and any(w in _context(located, q) for w in words)]
         if others:
             flags.append("number_bound_elsewhere")
     q = (bound or matches)[0]
     if _respectively(f, located, q, quantities) and "number_bound_elsewhere" not in flags:
         flags.append("number_bound_elsewhere")
     expected = _UNITS.get(f.metric or "")
-    if unit and q.unit and unit != q.unit and not (unit in MONEY_UNITS and q.unit in MONEY_UNITS):
+    raw_unit = (f.unit or "").strip()
+    if raw_unit[:1] in ("万", "亿") and raw_unit not in MONEY_UNITS and not q.multiplied:
+        flags.append("unit_mismatch")        # "N万条" where the text says "N条"
+    elif unit and q.unit and unit != q.unit and not (unit in MONEY_UNITS and q.unit in MONEY_UNITS):
         flags.append("unit_mismatch")
     elif expected is not None and q.unit and q.unit not in expected:
         flags.append("unit_mismatch")
@@ -445,11 +456,11 @@ def assess_fact(f: Fact, grounder: Grounder, *, table: TableRef | None = None, r
 
 def assess_shared_numbers(facts: Sequence[Fact], assessments: Sequence[Assessment]) -> None:
     """A number in the text belongs to one fact: others bound to the same occurrence are flagged."""
-    seen: dict[tuple[int | None, int], int] = {}
+    seen: dict[int, int] = {}
     for i, (f, a) in enumerate(zip(facts, assessments)):
         if a.bound is None or a.span.start is None:
             continue
-        key = (a.span.start, a.bound.start)
+        key = a.span.start + a.bound.start      # where the number is in the report
         if key in seen:
             first = facts[seen[key]]
             if (first.kind, first.metric, first.label) != (f.kind, f.metric, f.label) \

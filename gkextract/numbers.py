@@ -133,6 +133,7 @@ class Quantity:
     start: int
     end: int
     unit: str | None = None
+    multiplied: bool = False    # written with 万/亿 ("180万次")
 
     @property
     def is_year(self) -> bool:
@@ -140,7 +141,11 @@ class Quantity:
 
 
 def find_quantities(text: str) -> list[Quantity]:
-    """Every number in a stretch of narrative, Arabic or Chinese, with its unit and approximation."""
+    """Every number in a stretch of narrative, Arabic or Chinese, with its unit and approximation.
+
+    A Chinese numeral counts only with a measure word or an approximation
+    ("两期", "近百场"): "一是", "进一步", "（五）" and "第三" are not quantities.
+    """
     norm = normalize(text, strip_spaces=True)  # PDF text spaces numbers: "4340 余条"
     found: list[Quantity] = []
     for m in _QTY_RE.finditer(norm.text):
@@ -148,7 +153,7 @@ def find_quantities(text: str) -> list[Quantity]:
         if raw[0].isdigit():
             value: Number | None = _num(raw)
         else:
-            if raw in ("万", "亿", "千", "百") and not m["pre"]:  # a bare unit word, not "近百"
+            if not (m["unit"] or m["pre"]) or norm.text[max(0, m.start() - 1):m.start()] == "第":
                 continue
             value = cn_to_int(raw)
         if value is None:
@@ -161,5 +166,5 @@ def find_quantities(text: str) -> list[Quantity]:
                 value = value * _MULTIPLIER[m["mult"]]
         approx = bool(m["pre"]) or bool(m["post"]) or bool(m["post2"])
         s, e = norm.to_original(m.start(), m.end())
-        found.append(Quantity(value, approx, s, e, unit))
+        found.append(Quantity(value, approx, s, e, unit, bool(m["mult"])))
     return found

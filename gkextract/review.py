@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Prompt
 
-from .explore import (CATEGORY_LABELS, FilterError, Filters, canonical_category, decode, ensure_extractions,
+from .explore import (CATEGORY_LABELS, FilterError, Filters, canonical_category, decode, ensure_extractions, status_sql,
+                      with_threshold,
                       explain_flags, item_label, item_where, items_from, where_sql)
 from .export import ExportFormat, write_rows
 from .store import as_json
@@ -54,18 +55,20 @@ def queue(db: sqlite_utils.Database, f: Filters, everything: bool = False) -> li
     """Flagged items nobody has decided on yet, lowest score first (``everything``:
     all items whatever their status, for a full CSV pass)."""
     ensure_extractions(db)
+    f = with_threshold(db, f)
     items = []
     for table in EDITABLE:
         if not f.applies_to(table):
             continue
         clauses, params = item_where(replace(f, include_rejected=True) if everything else f, table)
         if not everything:
-            clauses.append("i.review_status = 'pending'")
+            clauses.append(f"{status_sql(f)} = 'pending'")
         extra = ("i.kind, i.metric, i.label, i.value, i.unit, i.approximate, i.table_ref, i.table_value"
                  if table == "facts" else "i.category, i.summary")
         for row in db.query(
                 f"SELECT '{table}' AS item_table, i.id, i.report_id, r.issuer, r.year, r.province, r.city, "
-                f"r.county, i.score, i.flags, i.match, i.evidence, i.span_start, i.span_end, i.review_status, "
+                f"r.county, i.score, i.flags, i.match, i.evidence, i.span_start, i.span_end, "
+                f"{status_sql(f)} AS review_status, "
                 f"{extra} {items_from(table)}{where_sql(clauses)}", params):
             items.append(decode(row))
     items.sort(key=lambda r: (r["score"], list(EDITABLE).index(r["item_table"]), r["id"]))

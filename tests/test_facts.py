@@ -88,7 +88,10 @@ def test_median_new_media_accounts_per_county(sample_db):
 
 
 def test_stats_without_by_split_by_kind_metric_unit(sample_db):
-    rows = {(r["kind"], r["metric"], r["unit"]): r for r in run("--stats", db=sample_db)}
+    # the two handled counts conflict with their tables: they wait for review and are left out...
+    assert ("application", "handled", "件") not in {(r["kind"], r["metric"], r["unit"]) for r in run("--stats", db=sample_db)}
+    # ... unless counted on purpose
+    rows = {(r["kind"], r["metric"], r["unit"]): r for r in run("--stats", "--include-flagged", db=sample_db)}
     received = rows["application", "received", "件"]
     assert (received["facts"], received["min"], received["median"], received["max"]) == (3, 2, 5, 18)
     # 件, 例 and no unit (000's "未收到" = 0) are kept apart

@@ -146,8 +146,14 @@ def test_interactive_review_in_a_terminal(review_db_copy, item_id):
     shown = query("facts", "--kind", "training", "--county", "遂平县", "--include-rejected", db=db)
     assert {f["evidence"]: f["review_status"] for f in shown} == {TRAINING_003: "rejected",
                                                                   TRAINING_003_LAW: "pending"}
-    # trainings in 遂平: still one report, now one item
+    # trainings in 遂平: the one left waits for review (0.9 < 0.95), so counts leave it out ...
     by = query("facts", "--kind", "training", "--by", "county", "--year", "2020", db=db)
+    assert [(r["county"], r["reports"], r["items"]) for r in by] == [("遂平县", 0, 0)]
+    # ... and --include-flagged counts it: still one report, now one item
+    by = query("facts", "--kind", "training", "--by", "county", "--year", "2020", "--include-flagged", db=db)
+    assert [(r["county"], r["reports"], r["items"]) for r in by] == [("遂平县", 1, 1)]
+    # a lower threshold for one query: nothing waits, so it counts
+    by = query("facts", "--kind", "training", "--by", "county", "--year", "2020", "--below", "0.7", db=db)
     assert [(r["county"], r["reports"], r["items"]) for r in by] == [("遂平县", 1, 1)]
 
 
