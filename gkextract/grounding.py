@@ -315,7 +315,10 @@ def check_number(f: Fact, located: str) -> tuple[list[str], Quantity | None]:
     return flags, q
 
 
-_PLANNED = re.compile(r"拟|计划|下一步|明年|今后|下阶段|将要|将于|将继续|将进一步|将(?:组织|开展|举办|加强|定期)")
+# Future markers as verbs; 将 alone is too often the preposition ("将政务公开纳入培训"), and
+# 计划 too often the noun ("制定培训计划").
+_PLANNED = re.compile(r"拟|计划(?:于|在|开展|组织|举办|对|年内)|下一步|下步|明年|今后|下阶段|将要|将于|将继续"
+                      r"|将进一步|将(?:组织|开展|举办|加强|定期|适时|邀请)")
 
 
 def check_training_status(status: str | None, sentence: str) -> list[str]:
@@ -347,7 +350,7 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "policy_interpretation": ("解读",),
     "timeliness": ("及时", "时效", "滞后", "第一时间", "更新不"),
     "platforms": ("网站", "新媒体", "平台", "渠道", "栏目", "微信", "微博", "公众号", "客户端", "载体", "专栏",
-                  "电子化", "信息化", "形式"),
+                  "电子化", "信息化"),
     "rules_standards": ("制度", "机制", "标准化", "规范化", "流程", "目录", "清单", "标准", "规范", "程序"),
     "staffing_capacity": ("队伍", "人员", "培训", "业务能力", "专业", "力量", "兼职", "编制", "能力"),
     "awareness": ("认识", "意识", "主动性", "自觉", "重视", "理念"),

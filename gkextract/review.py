@@ -41,6 +41,8 @@ QUEUE_CSV_COLUMNS = (
     "decision", "new_value", "new_unit", "new_category", "new_summary", "note",
 )
 CONTEXT_CHARS = 200
+# Soft flags that put an item in the review queue without making it count as flagged.
+LISTED_FLAGS = ("category_disagrees",)
 
 
 class ReviewError(ValueError):
@@ -62,7 +64,9 @@ def queue(db: sqlite_utils.Database, f: Filters, everything: bool = False) -> li
             continue
         clauses, params = item_where(replace(f, include_rejected=True) if everything else f, table)
         if not everything:
-            clauses.append(f"{status_sql(f)} = 'pending'")
+            # below the threshold, or above it with a soft flag that wants a second look
+            clauses.append(f"({status_sql(f)} = 'pending' OR (i.decision IS NULL AND EXISTS (SELECT 1 FROM "
+                           f"json_each(i.flags) WHERE value IN ({', '.join(repr(x) for x in LISTED_FLAGS)}))))")
         extra = ("i.kind, i.metric, i.label, i.value, i.unit, i.approximate, i.table_ref, i.table_value"
                  if table == "facts" else "i.category, i.summary")
         for row in db.query(
