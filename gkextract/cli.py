@@ -584,7 +584,7 @@ def summary(
     if d["conflicts"]:
         emit([{**c, "text": f"{c['text_value']:g}{c['unit'] or ''}" if c["text_value"] is not None else None}
               for c in d["conflicts"]], Format.table,
-             columns=["fact_id", "kind", "metric", "label", "text", "table_ref", "table_value", "status"],
+             columns=["fact_id", "metric", "text", "table_ref", "table_value", "status"],
              title="text vs. table (conflict: they disagree; table_unavailable: the cell is misaligned or missing)")
     if d["flagged"]:
         emit([{**x, "why": " ".join(x["why"])} for x in d["flagged"]], Format.table,

@@ -160,3 +160,47 @@ def test_platform_type_and_training_status(sample_db):
     assert run("--training-status", "planned", db=sample_db) == []
     bad = runner.invoke(app, ["facts", "--platform-type", "newmedia", "--db", str(sample_db)])
     assert bad.exit_code == 2 and "did you mean new_media?" in bad.output
+
+
+# --- the review threshold is applied when reading --------------------------------------------
+
+def test_threshold_is_read_not_written(sample_db_copy):
+    db = str(sample_db_copy)
+    res = runner.invoke(app, ["threshold", "--db", db])
+    assert (res.exit_code, res.stdout.strip()) == (0, "review threshold: 0.7")
+    handled = {r["county"]: (r["score"], r["review_status"]) for r in run("--metric", "handled", db=sample_db_copy)}
+    assert handled == {"遂平县": (0.65, "pending"), "关岭布依族苗族自治县": (0.65, "pending")}
+    # a lower threshold for one query only
+    assert {r["review_status"] for r in run("--metric", "handled", "--below", "0.6", db=sample_db_copy)} == \
+        {"unflagged"}
+    # raised for the database: every item under it now waits, the stored scores unchanged
+    res = runner.invoke(app, ["threshold", "0.95", "--db", db])
+    assert (res.exit_code, res.stdout.strip()) == (0, "review threshold: 0.95")
+    trainings = run("--kind", "training", "--county", "遂平县", db=sample_db_copy)
+    assert [(t["score"], t["review_status"]) for t in trainings] == [(0.9, "pending"), (0.9, "pending")]
+    import sqlite3
+    con = sqlite3.connect(sample_db_copy)
+    assert con.execute("SELECT count(*) FROM facts_reviewed WHERE review_status = 'pending'").fetchone() == (5,)
+    res = runner.invoke(app, ["threshold", "1.5", "--db", db])
+    assert res.exit_code == 2
+
+
+def test_counts_leave_out_what_waits_for_review_and_say_so(sample_db):
+    res = runner.invoke(app, ["facts", "--metric", "handled", "--stats", "--db", str(sample_db), "--format", "json"])
+    assert res.exit_code == 0
+    assert json.loads(res.stdout) == []
+    assert "left out: 2 facts scoring below the review threshold 0.7" in res.stderr
+    res = runner.invoke(app, ["facts", "--metric", "handled", "--stats", "--include-flagged", "--db", str(sample_db),
+                              "--format", "json"])
+    assert [r["facts"] for r in json.loads(res.stdout)] == [2] and "left out" not in res.stderr
+
+
+def test_summary_shows_text_against_table(sample_db):
+    res = runner.invoke(app, ["summary", "004", "--db", str(sample_db)])
+    assert res.exit_code == 0, res.output
+    part = res.stdout[res.stdout.index("text vs. table"):res.stdout.index("flagged for review below 0.7")]
+    assert all(x in part for x in ("handled", "5件", "conflict", "applications.total_handl"))
+    d = json.loads(runner.invoke(app, ["summary", "004", "--db", str(sample_db), "--format", "json"]).stdout)
+    assert [(c["metric"], c["text_value"], c["table_value"], c["status"]) for c in d["conflicts"]] == [
+        ("handled", 5, 0, "conflict")]
+    assert d["review_threshold"] == 0.7
