@@ -1,6 +1,6 @@
 """Table and metadata accuracy on the corpus golds, in every shape users have.
 
-For every gold in fixtures/corpus/gold/ (format: fixtures/corpus/GOLD.md):
+For every gold in fixtures/corpus/gold/ (format: fixtures/corpus/gold/README):
 
 * the original corpus file is scored as shape ``original`` (cells listed in the gold's
   ``uncertain`` are not scored; a pre-2019 report has no tables, only its metadata is);

@@ -1,6 +1,6 @@
 """The same report in every shape users have.
 
-A gold report (``fixtures/corpus/gold/*.json``, format in ``fixtures/corpus/GOLD.md``)
+A gold report (``fixtures/corpus/gold/*.json``, format in ``fixtures/corpus/gold/README``)
 plus its narrative is rendered into the file shapes real reports arrive in::
 
     shapes = render(gold, corpus_narrative(gold))
