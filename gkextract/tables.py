@@ -715,7 +715,17 @@ def _finish(key: str, template: str | None, layout: str, defs: Iterable[RowDef],
 LOSSY_LAYOUTS = ("blank_separated", "inline", "space_rows")
 
 
-Event = tuple[str, str]   # ("group", key) | ("row", key)
+# ("group" | "row", key, start, end): what a label names, and where in its compact text
+Event = tuple[str, str, int, int]
+
+
+def _label_text(tok: Token, start: int, end: int) -> str:
+    """The words of a label that name its row, as written (a run-together token holds more)."""
+    if len(tok.compact) <= 15:
+        return tok.raw.strip()
+    n = normalize(tok.raw, strip_spaces=True)
+    s, e = n.to_original(start, end)
+    return tok.raw[s:e].strip()
 
 
 def _collect(tokens: list[Token], layout: str, read_label: Callable[[Token], list[Event]],
@@ -742,13 +752,13 @@ def _collect(tokens: list[Token], layout: str, read_label: Callable[[Token], lis
             continue
         events = read_label(tok)
         if not started:
-            events = events[next((i for i, e in enumerate(events) if e == ("row", first_row)), len(events)):]
+            events = events[next((i for i, e in enumerate(events) if e[:2] == ("row", first_row)), len(events)):]
             started = bool(events)
         if not events:
             if current is not None and current.has_values:
                 current = None
             continue
-        for kind, key in events:
+        for kind, key, start, end in events:
             if kind == "group":
                 current = None
                 continue
@@ -756,7 +766,7 @@ def _collect(tokens: list[Token], layout: str, read_label: Callable[[Token], lis
                 notes.append(f"row {key} appears twice; kept the first")
                 current = None
                 continue
-            current = found[key] = _Found(tok.raw)
+            current = found[key] = _Found(_label_text(tok, start, end))
     return found, notes
 
 
@@ -769,12 +779,16 @@ _MARK = re.compile(
 )
 
 
-def _segments(compact: str) -> list[tuple[tuple[str, int] | None, str]]:
-    """A label cut at its numbering: [(("paren", 3), "不予公开"), (("ord", 1), "属于国家秘密")]."""
-    out: list[tuple[tuple[str, int] | None, str]] = []
+Segment = tuple[tuple[str, int] | None, str, int, int]   # (numbering, words, start, end)
+
+
+def _segments(compact: str) -> list[Segment]:
+    """A label cut at its numbering: [(("paren", 3), "不予公开", 0, 7), (("ord", 1), "属于国家秘密", 7, 15)]."""
+    out: list[Segment] = []
     marks = list(_MARK.finditer(compact))
     if not marks or marks[0].start() > 0:
-        out.append((None, compact[: marks[0].start() if marks else len(compact)]))
+        first = marks[0].start() if marks else len(compact)
+        out.append((None, compact[:first], 0, first))
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(compact)
         if m["top"]:
@@ -783,7 +797,7 @@ def _segments(compact: str) -> list[tuple[tuple[str, int] | None, str]]:
             marker = ("paren", cn_to_int(m["paren"]) or 0)
         else:
             marker = ("ord", int(m["ord"]))
-        out.append((marker, compact[m.end():end]))
+        out.append((marker, compact[m.end():end], m.start(), end))
     return out
 
 
@@ -795,7 +809,7 @@ class _Table2Labels:
         self.groups = _T2_GROUPS[template]
         self.group: str | None = None
 
-    def _by_marker(self, marker: tuple[str, int]) -> Event | None:
+    def _by_marker(self, marker: tuple[str, int]) -> tuple[str, str] | None:
         kind, num = marker
         if kind == "ord":
             rd = next((r for r in self.rows if r.group == self.group and r.ordinal == num), None)
@@ -806,36 +820,35 @@ class _Table2Labels:
         rd = next((r for r in self.rows if r.marker == marker), None)
         return ("row", rd.key) if rd else None
 
-    def _by_words(self, body: str) -> list[Event]:
-        hits: list[Event] = [("group", g.key) for g in self.groups if any(w in body for w in g.keywords)]
-        hits += [("row", r.key) for r in self.rows if any(w in body for w in r.keywords)]
-        # a group's words inside a longer row label ("（六）其他处理" vs its rows) don't count twice
-        return hits
+    def _by_words(self, body: str) -> list[tuple[str, str]]:
+        hits = [("group", g.key) for g in self.groups if any(w in body for w in g.keywords)]
+        return hits + [("row", r.key) for r in self.rows if any(w in body for w in r.keywords)]
 
     def __call__(self, tok: Token) -> list[Event]:
+        """The numbering names the row in its group; the words must not name another.
+
+        Numbering alone is enough for a garbled label ("4.保护第三方 △涉切关");
+        words alone for a label without numbering, or one whose group heading
+        comes later (a PDF centres it in its merged cell).
+        """
         events: list[Event] = []
-        for marker, body in _segments(tok.compact):
+        for marker, body, start, end in _segments(tok.compact):
             by_marker = self._by_marker(marker) if marker else None
             words = self._by_words(body)
             if by_marker and (not words or by_marker in words):
-                event = by_marker
+                kind, key = by_marker
             elif len(words) == 1:
-                event = words[0]
-            elif by_marker and not marker == ("ord", 0):
-                # several word matches and a marker: the marker picks among them
-                event = by_marker if by_marker in words else None
+                kind, key = words[0]
             else:
-                event = None
-            if event is None:
                 continue
-            if event[0] == "group":
-                self.group = event[1]
+            if kind == "group":
+                self.group = key
             else:
-                rd = next(r for r in self.rows if r.key == event[1])
+                rd = next(r for r in self.rows if r.key == key)
                 self.group = rd.group if rd.ordinal else (self.group if rd.group else None)
                 if rd.marker and rd.marker[0] == "paren":
                     self.group = "results"
-            events.append(event)
+            events.append((kind, key, start, end))
         return events
 
 
@@ -848,12 +861,12 @@ def _table1_labels(defs: tuple[RowDef, ...]) -> Callable[[Token], list[Event]]:
     key_of = dict(names)
 
     def read(tok: Token) -> list[Event]:
-        events: list[tuple[int, Event]] = []
+        events: list[Event] = []
         for m in _T1_GROUP.finditer(tok.compact):
-            events.append((m.start(), ("group", f"art20_{cn_to_int(m.group(1))}")))
+            events.append(("group", f"art20_{cn_to_int(m.group(1))}", m.start(), m.end()))
         for m in pattern.finditer(tok.compact):
-            events.append((m.start(), ("row", key_of[m.group()])))
-        return [e for _, e in sorted(events)]
+            events.append(("row", key_of[m.group()], m.start(), m.end()))
+        return sorted(events, key=lambda e: e[2])
     return read
 
 
