@@ -20,6 +20,7 @@ Anything else is ``misaligned``: the raw cells are kept and nothing is shifted.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations, product
@@ -246,6 +247,7 @@ class Token:
     raw: str = ""
     compact: str = ""          # labels: normalised, without spaces — what labels are matched on
     sep: Sep = "cell"
+    col: float | None = None   # space-separated rows: where the value sits on its line (display columns)
 
     @property
     def lossy(self) -> bool:
@@ -340,21 +342,36 @@ def _spaced_tokens(line: str, sep: Sep) -> list[Token]:
             out.append(_label(" ".join(pending), sep))
             pending.clear()
 
-    for piece in _WS.split(line.strip()):
-        if not piece:
-            continue
+    for m in _PIECE.finditer(line):
+        piece = m.group()
         if _is_value(piece):
             flush()
-            out.append(Token("value", piece, sep=sep))
+            out.append(Token("value", piece, sep=sep, col=_centre(line, m.start(), m.end())))
             continue
+        at = m.start()
         for kind, text in _split_glued(piece):
+            start = line.index(text, at)
+            at = start + len(text)
             if kind == "label":
                 pending.append(text)
             else:
                 flush()
-                out.append(Token("value", text, sep=sep))
+                out.append(Token("value", text, sep=sep, col=_centre(line, start, at)))
     flush()
     return out
+
+
+_PIECE = re.compile(r"[^ \t\u3000\xa0]+")
+
+
+def _centre(line: str, start: int, end: int) -> float:
+    """The middle of line[start:end] in display columns (CJK characters are two wide),
+    which is how text dumps of PDFs line cells up under their columns."""
+    return _width(line[:start]) + _width(line[start:end]) / 2
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 # A Markdown header rule (|---|:--:|); a row of empty cells (|  |  |) is not one.
@@ -471,7 +488,7 @@ _MAX_CANDIDATES = 6
 
 
 def align(tokens: Sequence[Token], n: int, identity: Identity | None = None,
-          lossy_layout: bool = False) -> Alignment:
+          lossy_layout: bool = False, centres: Sequence[float] | None = None) -> Alignment:
     """Line up a row's value tokens with its n columns, or say it cannot be done.
 
     Lossless layouts (tabs, pipes, one cell per line) show every cell: a reading
@@ -493,6 +510,9 @@ def align(tokens: Sequence[Token], n: int, identity: Identity | None = None,
         pieces = [t for t in values if t.kind == "value"]
         if len(pieces) == n:
             return Alignment([t.raw for t in pieces])
+        placed = _by_position(pieces, centres) if centres and len(centres) == n else None
+        if placed is not None and (identity is None or _satisfies(placed, identity)):
+            return Alignment(list(placed), "blank cells placed by the columns' positions on the page")
         if identity is None:
             readings, exhausted = _lossy_search(pieces, n, None, 2)
             if len(readings) == 1 and not exhausted and _forced(readings[0]):
@@ -517,6 +537,78 @@ def align(tokens: Sequence[Token], n: int, identity: Identity | None = None,
         return Alignment(None, f"{found} value cell(s) for {n} columns")
     candidates = tuple(fitting) if 1 < len(fitting) <= _MAX_CANDIDATES else ()
     return Alignment(None, f"{found} value cell(s) for {n} columns: more than one reading", candidates)
+
+
+def _by_position(values: list[Token], centres: Sequence[float]) -> Reading | None:
+    """Each value in the column whose stretch of the line it sits in, when every one clearly does.
+
+    Columns meet half-way between their centres; a value within one display
+    column of such a border, or two values in one column, or values out of
+    order, and nothing is placed.
+    """
+    bounds = [(a + b) / 2 for a, b in zip(centres, centres[1:])]
+    out: list[str | None] = [None] * len(centres)
+    last = -1
+    for t in values:
+        if t.col is None or any(abs(t.col - b) < 1 for b in bounds):
+            return None
+        j = sum(t.col > b for b in bounds)
+        if j <= last:
+            return None
+        out[j] = t.raw
+        last = j
+    return tuple(out)
+
+
+def header_centres(lines: Sequence[str], labels: Sequence[str]) -> list[float] | None:
+    """Where the columns' headings sit, in the lines before the first row: a PDF text
+    dump puts each value under its heading.
+
+    A heading is a space-separated piece of a line that is the heading, or its
+    first characters when it wraps onto the next line ("社会公益" / "组织"); each is
+    placed by its centre.  Read left to right they must be exactly the expected
+    headings in order, or nothing is returned.
+    """
+    found: list[tuple[float, str]] = []
+    for line in lines:
+        for m in _PIECE.finditer(line):
+            piece = m.group()
+            label = next((lb for lb in labels if piece == lb), None) or next(
+                (lb for lb in labels if len(piece) >= 2 and lb.startswith(piece)), None)
+            if label:
+                found.append((_centre(line, m.start(), m.end()), label))
+    found.sort()
+    if [label for _, label in found] != list(labels):
+        return None
+    return [c for c, _ in found]
+
+
+def column_centres(rows: Sequence[Sequence[Token]], n: int) -> list[float] | None:
+    """Where a table's n columns sit on the page, or None when that is not clear.
+
+    From the rows that show all n values, when they agree (each value within two
+    columns of the median); else from every value of the table, when they fall
+    into exactly n tight groups with clear gaps between them.
+    """
+    full = [[t.col for t in r] for r in rows if len(r) == n and all(t.col is not None for t in r)]
+    if full:
+        centres = [sorted(c)[len(c) // 2] for c in zip(*full)]  # type: ignore[type-var]
+        if all(abs(x - c) <= 2 for row in full for x, c in zip(row, centres)) and \
+                all(b > a for a, b in zip(centres, centres[1:])):  # type: ignore[operator]
+            return centres  # type: ignore[return-value]
+        return None
+    xs = sorted(t.col for r in rows for t in r if t.col is not None)
+    if not xs:
+        return None
+    groups: list[list[float]] = [[xs[0]]]
+    for x in xs[1:]:
+        if x - groups[-1][-1] > 4:
+            groups.append([x])
+        else:
+            groups[-1].append(x)
+    if len(groups) != n or any(g[-1] - g[0] > 4 for g in groups):
+        return None
+    return [g[len(g) // 2] for g in groups]
 
 
 def _forced(reading: Reading) -> bool:
@@ -683,10 +775,23 @@ class _Found:
 def _finish(key: str, template: str | None, layout: str, defs: Iterable[RowDef],
             found: dict[str, _Found], header_units: dict[str, str], notes: list[str],
             identity: Identity | None = None,
-            resolve: Callable[[dict[str, Alignment]], dict[str, Alignment]] | None = None) -> StatTable:
+            resolve: Callable[[dict[str, Alignment]], dict[str, Alignment]] | None = None,
+            headings: list[float] | None = None) -> StatTable:
     table = StatTable(key, template, layout, "ok", notes=notes)
     lossy = layout in LOSSY_LAYOUTS
-    results = {rd.key: align(found[rd.key].tokens, len(rd.cols), identity, lossy)
+    if found and not any(f.has_values for f in found.values()):
+        # Row labels and not one cell: a dump that drops blank cells, of a table of blanks.
+        lossy = True
+        table.notes.append("no cell in any row: every cell read as blank")
+    centres: dict[tuple[Col, ...], list[float] | None] = {}
+    if layout == "space_rows":   # rows sharing columns share their positions on the page
+        for rd in defs:
+            if rd.cols not in centres:
+                same = [[t for t in found[r.key].tokens if t.kind == "value"]
+                        for r in defs if r.cols == rd.cols and r.key in found]
+                centres[rd.cols] = column_centres(same, len(rd.cols)) or (
+                    headings if headings and len(headings) == len(rd.cols) else None)
+    results = {rd.key: align(found[rd.key].tokens, len(rd.cols), identity, lossy, centres.get(rd.cols))
                for rd in defs if rd.key in found}
     if resolve is not None and any(a.candidates for a in results.values()):
         results = resolve(results)
@@ -972,8 +1077,13 @@ def parse_applications(body: str, template: str | None = None) -> StatTable:
     template = own or template or "2019"
     defs = APPLICATION_ROWS[template]
     found, more = _collect(tokens, layout, _Table2Labels(template), first_row="new_received")
+    headings = None
+    if layout == "space_rows":
+        lines = body.split("\n")
+        first = next((i for i, ln in enumerate(lines) if "本年新收" in ln), len(lines))
+        headings = header_centres(lines[:first], [c.label for c in APPLICANT_COLS])
     return _finish("applications", template, layout, defs, found, {}, notes + more, ROW_TOTAL,
-                   _column_resolver(template))
+                   _column_resolver(template), headings)
 
 
 # --- table 3 ----------------------------------------------------------------------------
@@ -982,8 +1092,8 @@ def parse_review_litigation(body: str) -> StatTable:
     """Fifteen numbers after the header: review, direct suits, suits after review.
 
     The numbers are the run of cells after the last header label (the run with
-    the most numbers, if numbers sit elsewhere too).  A lossy layout whose header
-    is followed by no number at all shows fifteen blank cells.
+    the most numbers, if numbers sit elsewhere too).  A header followed by no cell
+    at all (a dump drops a row of blanks) shows fifteen blank cells: NULL, noted.
     """
     layout = detect_layout(body)
     tokens = tokenize(body, layout)
@@ -994,11 +1104,17 @@ def parse_review_litigation(body: str) -> StatTable:
         elif tok.kind != "break":
             runs[-1].append(tok)
     best = max(reversed([r for r in runs if r] or [[]]), key=lambda r: sum(t.kind == "value" for t in r))
-    has_header = any(t.kind == "label" and ("结果维持" in t.compact or "尚未审结" in t.compact)
-                     for t in tokens)
-    if not best and not (has_header and layout in LOSSY_LAYOUTS):
+    has_header = any(t.kind == "label" and any(w in t.compact for w in ("结果维", "尚未审", "复议后起诉"))
+                     for t in tokens)     # headings may wrap: 结果维 / 持
+    if not best and not has_header:
         return _finish("review_litigation", None, layout, REVIEW_ROWS, {}, {}, [])
-    result = align(best, 15, GROUP_TOTALS, layout in LOSSY_LAYOUTS)
+    headings = None
+    if layout == "space_rows":
+        labels = [c.label for _ in REVIEW_ROWS for c in REVIEW_COLS]
+        headings = header_centres([ln for ln in body.split("\n") if not _value_count(ln)], labels)
+    result = align(best, 15, GROUP_TOTALS, layout in LOSSY_LAYOUTS or not best, headings)
+    if not best:
+        result = Alignment(result.cells, "no cell after the header: fifteen blank cells")
     table = StatTable("review_litigation", None, layout, "ok")
     raw = [t.raw for t in best]
     for i, rd in enumerate(REVIEW_ROWS):

@@ -251,3 +251,41 @@ def test_corpus_gold_passes_its_independent_check():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("OK") == 18
+
+
+def _wide(text: str) -> int:
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _at(line: str, column: int, text: str) -> str:
+    """``line`` padded so that ``text`` is centred on display column ``column``."""
+    return line + " " * max(1, column - _wide(text) // 2 - _wide(line)) + text
+
+
+def test_pdf_text_dump_places_blank_cells_under_their_headings():
+    headings = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
+    centres = [44 + 14 * i for i in range(7)]
+    head = ""
+    for h, c in zip(headings, centres):
+        head = _at(head, c, h)
+
+    def row(label: str, values: dict[int, str], shift: int = 0) -> str:
+        line = label
+        for i, v in sorted(values.items()):
+            line = _at(line, centres[i] + (shift if i == 5 else 0), v)
+        return line
+
+    body = "\n".join([T2_HEAD, head, row("一、本年新收政府信息公开申请数量", {0: "5", 5: "2", 6: "7"}),
+                      "二、上年结转政府信息公开申请数量",
+                      row("（七）总计", {0: "5", 5: "2", 6: "7"})]) + "\n"
+    t = parse_applications(body)
+    assert t.layout == "space_rows"
+    assert [c.value for c in t.cells if c.row_key == "new_received"] == [5, None, None, None, None, 2, 7]
+    assert t.row("new_received").note == "blank cells placed by the columns' positions on the page"
+    # a row of nothing but blanks: NULL, not guessed
+    assert [c.value for c in t.cells if c.row_key == "carried_over"] == [None] * 7
+    # a value half-way between two headings is not placed
+    halfway = body.replace(row("（七）总计", {0: "5", 5: "2", 6: "7"}), row("（七）总计", {0: "5", 5: "2", 6: "7"}, -7))
+    t = parse_applications(halfway)
+    assert t.row("total_handled").status == "misaligned"
