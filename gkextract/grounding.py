@@ -252,6 +252,18 @@ def _context_words(f: Fact) -> tuple[str, ...]:
 _RESPECTIVELY = re.compile(r"分别")
 
 
+def _other_platform(f: Fact, located: str, q: Quantity) -> bool:
+    """"政府网站1个、政务新媒体2个": a number whose own clause names another kind of platform."""
+    if f.kind != "platform" or _RESPECTIVELY.search(located):   # 分别 pairs them in order instead
+        return False
+    clause = _context(located, q)
+    own = _PLATFORM_WORDS.get(f.attributes.get("type", ""), ())
+    if not own:
+        return False
+    others = [w for t, words in _PLATFORM_WORDS.items() if t != f.attributes.get("type") for w in words]
+    return not any(w in clause for w in own) and any(w in clause for w in others)
+
+
 def _respectively(f: Fact, located: str, q: Quantity, quantities: list[Quantity]) -> bool:
     """"微博、微信分别发稿116条、490条": the i-th platform named takes the i-th number.
 
@@ -297,7 +309,9 @@ def check_number(f: Fact, located: str) -> tuple[list[str], Quantity | None]:
         if others:
             flags.append("number_bound_elsewhere")
     q = (bound or matches)[0]
-    if _respectively(f, located, q, quantities) and "number_bound_elsewhere" not in flags:
+    if "number_bound_elsewhere" not in flags and (
+            _respectively(f, located, q, quantities) or _other_platform(f, located, q)
+            or (unit and q.unit is None and any(o.unit == unit and not _same(o.value, value) for o in quantities))):
         flags.append("number_bound_elsewhere")
     expected = _UNITS.get(f.metric or "")
     raw_unit = (f.unit or "").strip()
@@ -335,12 +349,12 @@ _WEAKNESS = re.compile(
     r"|缺乏|较少|偏少|偏弱|单一|不及时|不完善|不规范|不深入|不全面|不充分|不平衡|不够高|短板|局限|难以"
     r"|不便|不精准|不明显|不一|参差|不畅|不多|较弱|较低|不严|不细|不准|脱节|未达到|还未|尚未|未能|没有"
     r"|不能满足|无法满足|不适应|跟不上|偏低|只有|仅有|不完全|不够好|待改进|待进一步|较为薄弱|限制|制约|流动性"
-    r"|不顺畅|不够顺畅|不过顺畅|参差|残差不齐|噪音|困难|瓶颈|隐患|漏洞|不力|乏力|不均衡"
+    r"|不顺畅|不够顺畅|不过顺畅|参差|残差不齐|噪音|困难|瓶颈|隐患|漏洞|不力|乏力|不均衡|较小|偏小|还要|再提升"
     r"|存在.{0,12}(?:问题|现象|情况|差距)")
 _MEASURE = re.compile(
     r"将|进一步|加强|完善|推进|提升|持续|强化|加大|健全|做好|继续|着力|深化|优化|拓展|落实|扩大|建立"
     r"|严格|确保|切实|不断|力争|加快|注重|坚持|抓好|全面|规范|提高|开展|组织|丰富|拓宽|畅通|及时|做到|实现"
-    r"|推动|争取|探索|打造|构建|聚焦|围绕")
+    r"|推动|争取|探索|打造|构建|聚焦|围绕|发挥|运用|增强|利用|依托")
 _FUTURE = re.compile(r"将|下一步|今后|明年|计划|拟|要|力争|努力|20\d\d年")
 # A sentence that opens the measures: "下一步，…" "针对上述问题，…" "2020年，我们将…".
 _MEASURES_INTRO = re.compile(

@@ -150,6 +150,9 @@ def find_quantities(text: str) -> list[Quantity]:
     found: list[Quantity] = []
     for m in _QTY_RE.finditer(norm.text):
         raw = m["num"]
+        before = norm.text[m.start() - 1:m.start()] if m.start() else ""
+        if before.isascii() and before.isalpha():
+            continue         # a name, not a count: H5, G20, 4G is handled by its unit
         if raw[0].isdigit():
             value: Number | None = _num(raw)
         else:

@@ -312,3 +312,17 @@ def test_every_text_table_conflict_shows_in_summary_and_review(tmp_path):
     waiting = {i["metric"]: (i["table_ref"], i["table_value"], i["flags"]) for i in queue(db, Filters())}
     assert set(waiting) == set(CONTRADICTING)
     assert all(flags == ["conflicts_with_table"] and ref for ref, _, flags in waiting.values())
+
+
+def test_a_number_in_another_platforms_clause_or_a_name_is_not_this_facts():
+    s = "关停运营不规范、运维不及时的政府网站1个、政务新媒体2个"
+    assert s in (CORPUS / "07-pingtan-2025.txt").read_text(encoding="utf-8")
+    assert flags(fact(1, s, "个", kind="platform", metric="other", type="portal")) == []
+    assert flags(fact(2, s, "个", kind="platform", metric="other", type="new_media")) == []
+    assert flags(fact(2, s, "个", kind="platform", metric="other", type="portal")) == ["number_bound_elsewhere"]
+    s = "发布文字、图解、H5等多形式政策解读82篇"      # H5 is a format, not the number 5
+    assert flags(fact(5, s, "篇", kind="disclosure", metric="items", label="政策解读")) == ["number_not_in_quote"]
+    s = "围绕扫黑除恶专项斗争宣传、110宣传日、禁毒宣传日等开展互动活动42场次"
+    assert s in (CORPUS / "02-pingtan-2019.txt").read_text(encoding="utf-8")
+    assert flags(fact(42, s, "场次", kind="platform", metric="other", type="new_media")) == []
+    assert flags(fact(110, s, "场次", kind="platform", metric="other", type="new_media")) == ["number_bound_elsewhere"]
