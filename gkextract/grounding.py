@@ -344,17 +344,22 @@ def check_training_status(status: str | None, sentence: str) -> list[str]:
 
 # --- problems and improvements ----------------------------------------------------------------
 
-_WEAKNESS = re.compile(
+# Words that say something falls short.  _SHORTFALL is the strong kind, which makes a
+# sentence read as a weakness even beside a measure's verb; _WEAKNESS adds the nouns
+# and needs a problems part also uses ("存在信息噪音", "需进一步加大…").
+_SHORTFALL = re.compile(
     r"不够|不足|有待|待提高|待加强|待完善|待提升|仍待|还需|仍需|亟需|亟待|滞后|薄弱|欠缺|不强|不高|不到位|差距"
     r"|缺乏|较少|偏少|偏弱|单一|不及时|不完善|不规范|不深入|不全面|不充分|不平衡|不够高|短板|局限|难以"
     r"|不便|不精准|不明显|不一|参差|不畅|不多|较弱|较低|不严|不细|不准|脱节|未达到|还未|尚未|未能|没有"
-    r"|不能满足|无法满足|不适应|跟不上|偏低|只有|仅有|不完全|不够好|待改进|待进一步|较为薄弱|限制|制约|流动性"
-    r"|不顺畅|不够顺畅|不过顺畅|参差|残差不齐|噪音|困难|瓶颈|隐患|漏洞|不力|乏力|不均衡|较小|偏小|还要|再提升"
-    r"|存在.{0,12}(?:问题|现象|情况|差距)")
+    r"|不能满足|无法满足|不适应|跟不上|偏低|只有|仅有|不完全|不够好|待改进|待进一步|较为薄弱"
+    r"|不顺畅|不够顺畅|不过顺畅|残差不齐|不力|乏力|不均衡|较小|偏小|还要|再提升")
+_WEAKNESS = re.compile(_SHORTFALL.pattern + r"|限制|制约|流动性|噪音|困难|瓶颈|隐患|漏洞"
+                       r"|需(?:要)?(?:进一步|一步|加大|加强|提高|提升)|存在.{0,12}(?:问题|现象|情况|差距)")
 _MEASURE = re.compile(
     r"将|进一步|加强|完善|推进|提升|持续|强化|加大|健全|做好|继续|着力|深化|优化|拓展|落实|扩大|建立"
     r"|严格|确保|切实|不断|力争|加快|注重|坚持|抓好|全面|规范|提高|开展|组织|丰富|拓宽|畅通|及时|做到|实现"
-    r"|推动|争取|探索|打造|构建|聚焦|围绕|发挥|运用|增强|利用|依托")
+    r"|推动|争取|探索|打造|构建|聚焦|围绕|发挥|运用|增强|利用|依托|清理|排查|整改|修订|制定|更新|梳理"
+    r"|主动公开|精准")
 _FUTURE = re.compile(r"将|下一步|今后|明年|计划|拟|要|力争|努力|20\d\d年")
 # A sentence that opens the measures: "下一步，…" "针对上述问题，…" "2020年，我们将…".
 _MEASURES_INTRO = re.compile(
@@ -502,12 +507,12 @@ def assess_statement(kind: Literal["problem", "improvement"], evidence: str, cat
     located = _located(grounder, span, evidence)
     sentence = grounder.sentence(span) or located
     if kind == "problem":
-        if not _WEAKNESS.search(located):
+        if not _WEAKNESS.search(sentence):       # "…，积极回应社会、群众关切" under "需进一步加大…"
             flags.append("not_a_weakness")
         if measures_from is not None and span.start is not None and span.start >= measures_from:
             flags.append("problem_in_measures_part")
     else:
-        reads_as_weakness = _WEAKNESS.search(located) and not _FUTURE.search(sentence)
+        reads_as_weakness = _SHORTFALL.search(located) and not _FUTURE.search(sentence)
         if not _MEASURE.search(located) or reads_as_weakness:
             flags.append("not_a_measure")
         if measures_from is not None and span.start is not None and span.start < measures_from:
