@@ -336,33 +336,23 @@ def main() -> None:
                     base_flagged += 1
                     misses.append(f"baseline flagged: {table} {s} {flags}")
 
-    t = Table(title=f"planted faults caught (score < {DEFAULT_THRESHOLD}), {len(answers)} reports",
-              header_style="bold")
-    for c in ("fault type", "variants", "caught", "recall", "soft flag only"):
-        t.add_column(c, justify="right" if c != "fault type" else "left")
-    faults = sorted(k for g, k in tally if g == "fault")
-    total_caught = total = 0
-    for k in faults:
-        c, n, soft = tally[("fault", k)]
-        total_caught += c
-        total += n
-        t.add_row(k, str(n), str(c), f"{100 * c / n:.0f} %", str(soft) if soft else "")
-    t.add_row("[bold]all faults", str(total), str(total_caught), f"[bold]{100 * total_caught / max(1, total):.1f} %")
-    console.print(t)
-    t2 = Table(title="false alarms on right variations (flagged, where the original was not)", header_style="bold")
-    for c in ("variation", "variants", "flagged", "rate"):
-        t2.add_column(c, justify="right" if c != "variation" else "left")
-    rights = sorted(k for g, k in tally if g == "right")
-    fa = nr = 0
-    for k in rights:
-        c, n, _ = tally[("right", k)]
-        fa += c
-        nr += n
-        t2.add_row(k, str(n), str(c), f"{100 * c / n:.1f} %")
-    t2.add_row("[bold]all variations", str(nr), str(fa), f"[bold]{100 * fa / max(1, nr):.1f} %")
-    t2.add_row("correct answers as written", str(base_total), str(base_flagged),
-               f"{100 * base_flagged / max(1, base_total):.1f} %")
-    console.print(t2)
+    def report(group: str, title: str, what: str, extra: list[tuple[str, int, int]] = ()) -> None:
+        t = Table(title=title, header_style="bold")
+        for c in (what, "variants", "flagged" if group == "right" else "caught", "rate", "soft flag only"):
+            t.add_column(c, justify="left" if c == what else "right")
+        hit = total = 0
+        for k in sorted(k for g, k in tally if g == group):
+            c, n, soft = tally[(group, k)]
+            hit, total = hit + c, total + n
+            t.add_row(k, str(n), str(c), f"{100 * c / n:.1f} %", str(soft) if soft else "")
+        t.add_row(f"[bold]all", str(total), str(hit), f"[bold]{100 * hit / max(1, total):.1f} %", "")
+        for name, n, c in extra:
+            t.add_row(name, str(n), str(c), f"{100 * c / max(1, n):.1f} %", "")
+        console.print(t)
+
+    report("fault", f"planted faults caught (score < {DEFAULT_THRESHOLD}), {len(answers)} reports", "fault type")
+    report("right", "false alarms on right variations (flagged, where the original was not)", "variation",
+           [("correct answers as written", base_total, base_flagged)])
     console.print(f"correct items flagged because the report contradicts its own table (findings, not false "
                   f"alarms): {base_conflict}")
     if args.verbose:
