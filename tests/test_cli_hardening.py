@@ -1,9 +1,11 @@
 """Bad input through the real CLI: odd file names, unreadable folders, a bad --db, Big5,
 literal report ids, config files (honoured settings, exposed keys), keys in printed errors."""
 
+import html
 import json
 import os
 import sqlite3
+import time
 from contextlib import closing
 
 import pytest
@@ -169,3 +171,23 @@ def test_a_key_echoed_in_an_error_is_never_printed(tmp_path, monkeypatch):
     with closing(sqlite3.connect(db)) as con:
         errors = " ".join(r[0] for r in con.execute("SELECT error FROM extractions"))
     assert key not in errors and "sk-abcdef" not in errors
+
+
+def test_a_pathological_grid_is_read_fast_and_reported_not_guessed(tmp_path):
+    report = text("004")
+    before, after = report.index("三、收到和处理"), report.index("四、政府信息公开行政复议")
+    rows = "".join(f'<tr><td rowspan="0" colspan="1000">{i}</td><td>{i % 7}</td></tr>' for i in range(5000))
+    page = "".join(f"<p>{html.escape(line)}</p>" for line in report[:before].splitlines())
+    page += f"<p>三、收到和处理政府信息公开申请情况</p><table>{rows}</table>"
+    page += "".join(f"<p>{html.escape(line)}</p>" for line in report[after:].splitlines())
+    (tmp_path / "grid.html").write_text(f"<html><body>{page}</body></html>", encoding="utf-8")
+    db = str(tmp_path / "gk.db")
+    started = time.monotonic()
+    res = invoke("ingest", str(tmp_path / "grid.html"), "--db", db, "--format", "json")
+    assert time.monotonic() - started < 10                  # was 23 s and 863 MB
+    (row,) = json.loads(res.stdout)
+    assert (row["status"], row["report_status"]) == ("ingested", "partial")
+    assert "table applications not found in its part" in row["detail"]
+    detail = json.loads(invoke("show", "grid", "--db", db, "--format", "json").stdout)
+    t2 = next(t for t in detail["tables"] if t["table_key"] == "applications")
+    assert t2["status"] == "missing" and all(c["value"] is None for r in t2["rows"] for c in r["cells"])
