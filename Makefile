@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_extract.py
+	$(BIN)/python bench/bench_faults.py
 
 clean:
 	rm -rf $(VENV) out

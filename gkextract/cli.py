@@ -1,13 +1,13 @@
 """The `gkextract` command: thin wrappers over the library.
 
 Exit codes: 0 success; 1 some input failed (the rest still landed); 2 bad usage
-or bad input to a query (unknown report, unknown filter); 3 nothing to work on
-(empty database).
+or bad input to a query (unknown report, unknown filter, a --db that is not a
+database); 3 nothing to work on (empty database); 130 interrupted by Ctrl-C
+(what was saved stays saved: rerun the same command to resume).
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +24,16 @@ from . import __version__
 from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_counts, left_out, list_items,
                       parse_by, report_summary, resolve_filters)
 from .export import ExportFormat, export_db
-from .ingest import FileResult, ingest_paths
+from .ingest import FileResult, IngestInterrupted, ingest_paths
 from .llm import CallResult, LLMSettings, Mode, ResponseFormat, load_settings
-from .narrative import ExtractSummary, extract_reports
+from .narrative import ExtractInterrupted, ExtractSummary, extract_reports
 from .query import (EmptyDatabaseError, NotFoundError, ensure_reports, list_reports, report_detail,
                     resolve_report_id)
 from .render import Format, console, dump_json, emit, err_console
+from .redact import redact
 from .review import ReviewError, export_queue, import_csv, queue, reviewer_name, run_session
-from .store import open_db, review_threshold, set_review_threshold
+from .runlock import run_lock
+from .store import DatabaseError, open_db, review_threshold, set_review_threshold
 
 app = typer.Typer(
     help="Build a SQLite database from Chinese government information-disclosure annual reports "
@@ -45,6 +47,7 @@ app = typer.Typer(
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
 EXIT_EMPTY = 3
+EXIT_INTERRUPTED = 130
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).",
                                          envvar="GKEXTRACT_DB")]
@@ -65,8 +68,16 @@ def main(version: Annotated[Optional[bool], typer.Option("--version", callback=_
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(redact(message) or '')}", soft_wrap=True)
     return typer.Exit(code)
+
+
+def database(path: Path) -> sqlite_utils.Database:
+    """Open --db, or exit 2 saying why it cannot be the database (a folder, not SQLite …)."""
+    try:
+        return open_db(path)
+    except DatabaseError as e:
+        raise fail(str(e), EXIT_USAGE)
 
 
 def existing_db(path: Path) -> sqlite_utils.Database:
@@ -74,7 +85,35 @@ def existing_db(path: Path) -> sqlite_utils.Database:
     if not path.exists():
         raise fail(f"no database at {path}: run `gkextract ingest PATH... --db FILE` "
                    "(or `gkextract run PATH... --db FILE`) first", EXIT_EMPTY)
-    return open_db(path)
+    return database(path)
+
+
+@contextmanager
+def batch_job(db_path: Path) -> Iterator[None]:
+    """Hold the database's run lock (waiting, with a message, while another job holds it); Ctrl-C exits 130.
+
+    ``ingest``, ``extract`` and ``run`` are batch jobs: one at a time per
+    database, so a second one never pays for a section the first is paying for.
+    """
+    database(db_path).close()   # a bad --db is an error before any lock file is made
+
+    def waiting(holder: str) -> None:
+        err_console.print(f"[yellow]another gkextract job is using {escape(str(db_path))}[/] "
+                          f"({escape(holder)}); waiting for it to finish — Ctrl-C to stop", soft_wrap=True)
+
+    try:
+        with run_lock(db_path, on_wait=waiting):
+            yield
+    except IngestInterrupted as e:
+        saved = sum(r.status in ("ingested", "duplicate") for r in e.results)
+        err_console.print(f"interrupted — {saved} reports saved; rerun the same command to resume")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except ExtractInterrupted as e:
+        err_console.print(f"interrupted — {e.summary.saved} sections saved; rerun the same command to resume")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        err_console.print("interrupted — rerun the same command to resume")
+        raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def _progress() -> Progress:
@@ -84,12 +123,12 @@ def _progress() -> Progress:
 
 
 def run_ingest(db_path: Path, paths: list[Path], fmt: Format) -> list[FileResult]:
-    db = open_db(db_path)
+    db = database(db_path)
     with _progress() as progress:
         task = progress.add_task("ingest", total=None, current="")
 
         def on_file(res: FileResult) -> None:
-            progress.update(task, advance=1, current=Path(res.path).name[-40:])
+            progress.update(task, advance=1, current=escape(Path(res.path).name[-40:]))
 
         results = ingest_paths(db, paths, on_file=on_file,
                                on_total=lambda n: progress.update(task, total=n))
@@ -115,7 +154,7 @@ def _summarise_ingest(results: list[FileResult], fmt: Format) -> None:
         t = Table("file", "status", "what went wrong / what is missing", header_style="bold")
         for r in notable:
             status = "[red]failed[/]" if r["status"] == "failed" else "[yellow]partial[/]"
-            t.add_row(Path(r["file"]).name, status, r["detail"])
+            t.add_row(escape(Path(r["file"]).name), status, escape(r["detail"]))
         err_console.print(t)
 
 
@@ -132,9 +171,13 @@ def ingest(
     killed batch.  Files that fail are listed with the reason; the exit status
     is 1 if any failed, and the others still land.
 
+    One ingest, extract or run at a time per database: a second one waits for
+    the first (saying so).  Ctrl-C keeps what was parsed and exits 130.
+
     Example: gkextract ingest reports/ --db gk.db
     """
-    results = run_ingest(db, paths, fmt)
+    with batch_job(db):
+        results = run_ingest(db, paths, fmt)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(EXIT_FAILURES)
 
@@ -180,19 +223,25 @@ def show(
     _print_detail(detail)
 
 
-def _llm_settings(model: Optional[str], concurrency: Optional[int], mode: Mode, cache: Optional[Path],
+def _llm_settings(model: Optional[str], concurrency: Optional[int], mode: Optional[Mode], cache: Optional[Path],
                   response_format: Optional[ResponseFormat], base_url: Optional[str],
-                  config: Optional[Path]) -> LLMSettings:
-    cache = cache or Path(os.environ.get("GKEXTRACT_CACHE", Path.home() / ".cache" / "gkextract" / "llm"))
+                  config: Optional[Path], refresh: bool = False) -> LLMSettings:
+    """Options given on the command line win; the ones not given leave the config file and environment alone."""
+    def warn(message: str) -> None:
+        err_console.print(f"[bold yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
     try:
-        return load_settings(config, model=model, concurrency=concurrency, mode=mode, cache_dir=cache,
-                             response_format=response_format, base_url=base_url)
+        settings = load_settings(config, warn=warn, model=model, concurrency=concurrency, mode=mode,
+                                 cache_dir=cache, response_format=response_format, base_url=base_url)
     except (ValueError, FileNotFoundError) as e:
         raise fail(str(e), EXIT_USAGE)
+    if refresh and settings.mode is Mode.replay:
+        raise fail("--refresh asks the model again: it needs --mode live or record, not replay", EXIT_USAGE)
+    return settings
 
 
 def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: Optional[float], fmt: Format,
-                report_ids: Optional[list[str]] = None) -> ExtractSummary:
+                report_ids: Optional[list[str]] = None, refresh: bool = False) -> ExtractSummary:
     if threshold is not None:
         set_review_threshold(database, threshold)
     threshold = review_threshold(database)
@@ -204,7 +253,8 @@ def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshol
 
         try:
             summary = extract_reports(database, settings, report_ids=report_ids, threshold=threshold,
-                                      on_total=lambda n: progress.update(task, total=n), on_done=on_done)
+                                      refresh=refresh, on_total=lambda n: progress.update(task, total=n),
+                                      on_done=on_done)
         except RuntimeError as e:  # no API key
             raise fail(str(e), EXIT_USAGE)
     _summarise_extract(summary, fmt)
@@ -233,10 +283,12 @@ def _summarise_extract(s: ExtractSummary, fmt: Format) -> None:
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name [env GKEXTRACT_MODEL; default gpt-4o-mini].")]
 ConcurrencyOpt = Annotated[Optional[int], typer.Option("--concurrency", "-j", min=1,
                                                         help="Requests in flight [env GKEXTRACT_CONCURRENCY; default 8].")]
-ModeOpt = Annotated[Mode, typer.Option("--mode", help="live: call the API (saved replies are a cache); record: call "
-                                       "and save every reply; replay: saved replies only, no network.")]
+ModeOpt = Annotated[Optional[Mode], typer.Option("--mode", help="live: call the API (saved replies are a cache); "
+                                                 "record: call and save every reply; replay: saved replies only, "
+                                                 "no network [config mode; default live].")]
 CacheOpt = Annotated[Optional[Path], typer.Option("--fixtures", "--cache", help="Folder of saved replies "
-                                                  "[env GKEXTRACT_CACHE; default ~/.cache/gkextract/llm].")]
+                                                  "[config cache_dir; env GKEXTRACT_CACHE; "
+                                                  "default ~/.cache/gkextract/llm].")]
 FormatOptLLM = Annotated[Optional[ResponseFormat], typer.Option(
     "--response-format", help="json_schema (strict structured outputs) or json_object for servers without it, "
                               "e.g. DeepSeek [env GKEXTRACT_RESPONSE_FORMAT].")]
@@ -250,6 +302,8 @@ ThresholdOpt = Annotated[Optional[float], typer.Option(
     help="Store this as the database's review threshold (items scoring below it wait for review); "
          "it applies when reading, so it can be changed later with `gkextract threshold` [default: keep "
          "the database's, 0.7 for a new one].")]
+RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Extract the selected reports again, even sections "
+                                          "already done, ignoring saved replies (live or record mode).")]
 
 
 @app.command()
@@ -257,13 +311,14 @@ def extract(
     db: DbOption = Path("gkextract.db"),
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
-    mode: ModeOpt = Mode.live,
+    mode: ModeOpt = None,
     fixtures: CacheOpt = None,
     response_format: FormatOptLLM = None,
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
     review_threshold: ThresholdOpt = None,
     report: Annotated[Optional[list[str]], typer.Option("--report", help="Only these report ids (repeatable).")] = None,
+    refresh: RefreshOpt = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Extract facts, problems and improvements from the narrative sections with an LLM.
@@ -272,10 +327,12 @@ def extract(
     grounded in a verbatim quote and scored; weak ones are flagged for `gkextract review`.
     Sections already extracted with the same model and prompt version are skipped, and
     saved replies are reused, so a re-run never pays twice.  Exit status 1 if any call failed.
+    One job at a time per database: a second extract or run waits for the first.
+    Ctrl-C stops cleanly (exit 130); rerun the same command to resume.
 
     Example: OPENAI_API_KEY=... gkextract extract --db gk.db --model gpt-4o-mini -j 16
     """
-    settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config)
+    settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config, refresh)
     database = existing_db(db)
     try:
         ensure_reports(database)
@@ -284,7 +341,8 @@ def extract(
         raise fail(str(e), EXIT_EMPTY)
     except NotFoundError as e:
         raise fail(str(e), EXIT_USAGE)
-    summary = run_extract(database, settings, review_threshold, fmt, ids)
+    with batch_job(db):
+        summary = run_extract(database, settings, review_threshold, fmt, ids, refresh)
     if summary.failures:
         raise typer.Exit(EXIT_FAILURES)
 
@@ -295,28 +353,33 @@ def run(
     db: DbOption = Path("gkextract.db"),
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
-    mode: ModeOpt = Mode.live,
+    mode: ModeOpt = None,
     fixtures: CacheOpt = None,
     response_format: FormatOptLLM = None,
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
     review_threshold: ThresholdOpt = None,
+    refresh: RefreshOpt = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """The main job: ingest reports, then extract their narrative.
 
     Resumable: a killed run picks up where it stopped, without duplicates and
     without paying again for calls already made.  Exit status 1 if any file or
-    call failed; everything else still lands.
+    call failed; everything else still lands.  One job at a time per database:
+    a second run on the same --db waits for the first, saying so.  Ctrl-C
+    stops cleanly (exit 130) and says what was saved.
 
     Example: gkextract run fixtures/reports --db gk.db --mode replay --fixtures fixtures/llm
     """
-    settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config)
-    results = run_ingest(db, paths, fmt)
-    database = open_db(db)
-    if not database.execute("SELECT 1 FROM reports LIMIT 1").fetchone():
-        raise fail("no report could be ingested, so there is nothing to extract", EXIT_FAILURES)
-    summary = run_extract(database, settings, review_threshold, fmt)
+    settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config, refresh)
+    with batch_job(db):
+        results = run_ingest(db, paths, fmt)
+        database = open_db(db)
+        if not database.execute("SELECT 1 FROM reports LIMIT 1").fetchone():
+            raise fail("no report could be ingested, so there is nothing to extract", EXIT_FAILURES)
+        ids = [r.report_id for r in results if r.report_id] if refresh else None   # --refresh: these reports
+        summary = run_extract(database, settings, review_threshold, fmt, ids, refresh)
     if summary.failures or any(r.status == "failed" for r in results):
         raise typer.Exit(EXIT_FAILURES)
 

@@ -27,8 +27,9 @@ def ensure_reports(db: sqlite_utils.Database) -> None:
 def resolve_report_id(db: sqlite_utils.Database, id_or_prefix: str) -> str:
     """A full id, or a unique prefix of an id or of a file name."""
     ensure_reports(db)
-    rows = db.execute("SELECT id FROM reports WHERE id LIKE ? || '%' OR file_name LIKE ? || '%'",
-                      [id_or_prefix, id_or_prefix]).fetchall()
+    # substr, not LIKE: '%' and '_' in what the user typed are characters, not wildcards
+    rows = db.execute("SELECT id FROM reports WHERE substr(id, 1, length(:p)) = :p "
+                      "OR substr(file_name, 1, length(:p)) = :p", {"p": id_or_prefix}).fetchall()
     if not rows:
         raise NotFoundError(f"no report matches {id_or_prefix!r}; `gkextract reports` lists them")
     if len(rows) > 1:

@@ -7,8 +7,10 @@ as is.  Every schema change is a numbered migration recorded in
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -346,27 +348,43 @@ def _m005_read_time_threshold(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m007_file_bytes(db: sqlite_utils.Database) -> None:
+    """File names exactly as the OS gave them.
+
+    ``files.path`` is text that shows every name safely (bytes that are not
+    UTF-8, and control characters, written as ``\\xNN``); ``path_bytes`` keeps
+    the name's bytes, so nothing about a name is lost.
+    """
+    db.execute("ALTER TABLE files ADD COLUMN path_bytes BLOB")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
     (2, "narrative: extractions, facts, problems, improvements, full-text search", _m002_narrative),
     (3, "review: audit trail of decisions, reviewed and by-region views", _m003_review),
     (4, "checks: blank cells read as zero, marked", _m004_checks_blanks),
     (5, "review threshold applied at read time; conflicts view", _m005_read_time_threshold),
+    (7, "files: the exact bytes of each file name", _m007_file_bytes),
 ]
 
 
 def migrate(db: sqlite_utils.Database) -> list[int]:
-    """Apply the migrations this database has not seen; return their versions."""
+    """Apply the migrations this database has not seen; return their versions.
+
+    Each runs under the write lock and re-reads what is done, so two processes
+    opening a new database at once apply each migration exactly once.
+    """
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    done = {r[0] for r in db.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for version, name, fn in MIGRATIONS:
-        if version in done:
+        if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", [version]).fetchone():
             continue
         with db.atomic():
+            if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", [version]).fetchone():
+                continue  # another process applied it while this one waited for the lock
             fn(db)
             db.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
@@ -376,17 +394,72 @@ def migrate(db: sqlite_utils.Database) -> list[int]:
     return applied
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate; foreign keys on, WAL for concurrent readers."""
+class DatabaseError(Exception):
+    """--db names something that cannot be used as the database; str(e) says what to do."""
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose transactions take the write lock when they begin.
+
+    In WAL mode a transaction that has read and then wants to write, after
+    another process committed, fails at once with "database is locked": the
+    busy timeout never applies.  ``BEGIN IMMEDIATE`` waits for the lock (up to
+    the busy timeout) before reading anything, so concurrent writers queue.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating if needed) and migrate; foreign keys on, WAL for concurrent readers.
+
+    Raises DatabaseError for a directory, a file that is not SQLite, or a
+    place where no database can be created.  Other processes may use the same
+    file: writers wait up to 30 s for each other (busy timeout), and every
+    write transaction is short.  The file is never opened except by SQLite:
+    closing any other descriptor of it would drop this process's POSIX locks,
+    and another process could then reset the WAL under a live connection.
+    """
     p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(p)
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crash loses at most the last reports, never consistency
-    db.execute("PRAGMA busy_timeout = 5000")
-    migrate(db)
+    if p.is_dir():
+        raise DatabaseError(f"{p} is a directory, not a database file: give a file name "
+                            f"such as {p / 'gkextract.db'}")
+    try:
+        if p.parent and not p.parent.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        db = Database(sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000))
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crash loses at most the last reports, never consistency
+        migrate(db)
+    except sqlite3.DatabaseError as e:
+        if "not a database" in str(e) or "malformed" in str(e):
+            raise DatabaseError(f"{p} is not a SQLite database (or it is damaged): give a new file name, "
+                                "or the database gkextract made") from None
+        raise DatabaseError(f"cannot use {p} as the database: {e}") from None
+    except OSError as e:
+        raise DatabaseError(f"cannot use {p} as the database: {e.strerror or e}") from None
     return db
 
 
