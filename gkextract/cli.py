@@ -657,7 +657,7 @@ def _across_years(db: Path) -> sqlite_utils.Database:
             n = crossyear.refresh(database)
         err_console.print(f"cross-year data recomputed: {n['issuers']} issuers, {n['checks']} checks, "
                           f"{n['problem_similarity']} problem matches, {n['concreteness']} concreteness scores, "
-                          f"{n['followups']} promises followed up")
+                          f"{n['followups']} promises followed up", soft_wrap=True)
     return database
 
 
@@ -702,7 +702,7 @@ def issuers_command(
                                 reviewer_name(reviewer), note)
         crossyear.refresh(database)
         err_console.print(f"recorded: {d['action']} {d['name']}" + (f" into {d['into_name']}" if d["into_name"] else "")
-                          + f" by {d['reviewer']}")
+                          + f" by {d['reviewer']}", soft_wrap=True)
     rows = list_issuers(database)
     if fmt is not Format.table:
         emit(rows, fmt)
@@ -758,7 +758,7 @@ def timeline_command(
     rows = []
     for y in t["years"]:
         f = y["figures"]
-        follow = y["followup"]
+        follow = y["followup_of_last_year"]
         rows.append({
             "year": y["year"], "published": f"{_n(y['published'])} {y['on_time']}",
             "applications new/done/carried": f"{_n(f['applications'])}/{_n(f['handled'])}/{_n(f['carried_forward'])}",
@@ -812,7 +812,7 @@ def compare_command(
     console.print(f"[bold]{escape(c['issuer']['name'])}[/]  {a} ↔ {b}")
     for y in (a, b):
         d = c["deadline"][str(y)]
-        console.print(f"  {y}: {', '.join(c['reports'][str(y)])}  published {d['on_time']} ({escape(d['detail'])})")
+        console.print(f"  {y}: {escape(', '.join(c['reports'][str(y)]))}  {escape(d['detail'])}", soft_wrap=True)
     emit([{**r, str(a): _n(r[str(a)]), str(b): _n(r[str(b)]), "change": _n(r["change"])} for r in c["figures"]],
          Format.table, title="key figures")
     for y in (a, b):

@@ -42,9 +42,14 @@ class IssuerError(LookupError):
     """An issuer name that matches nothing, or more than one issuer."""
 
 
+def written(name: str) -> str:
+    """A name as written, without the spaces and full-width forms of its page."""
+    return re.sub(r"\s+", "", normalize(name).text)
+
+
 def canonical(name: str) -> str:
-    """The name as a name: half-width, no spaces; 党工委管委会 → 管委会; a zone's 管理委员会 → 管委会."""
-    s = re.sub(r"\s+", "", normalize(name).text)
+    """The name as the body's name: 党工委管委会 → 管委会; a zone's 管理委员会 → 管委会."""
+    s = written(name)
     s = re.sub(r"党工委[、和及]?(?=管委会|管理委员会)", "", s)
     return re.sub(r"(?<=区)管理委员会", "管委会", s)
 
@@ -120,7 +125,7 @@ def _report_links(rows: list[dict]) -> list[Link]:
             region = resolve(canonical(other), r["text"])
             same = (is_government(r["issuer"]) and is_government(other) and region is not None
                     and region.code == r["region_code"])
-            out.append(Link(r["id"], r["issuer"], r["key"], canonical(other), other_key, f"{where}：{other}", same))
+            out.append(Link(r["id"], r["issuer"], r["key"], written(other), other_key, f"{where}：{other}", same))
     return out
 
 
@@ -164,8 +169,8 @@ def refresh_issuers(db: sqlite_utils.Database) -> None:
     for root, members in groups.items():
         latest = max(members, key=lambda m: (m["year"] or 0, m["publication_date"] or "", m["id"]))
         into = [m for m in manual if uf.find(m["into_key"]) == root]
-        name, iid = (canonical(into[-1]["into_name"]), into[-1]["into_key"]) if into else \
-            (canonical(latest["issuer"]), latest["key"])
+        name, iid = (written(into[-1]["into_name"]), into[-1]["into_key"]) if into else \
+            (written(latest["issuer"]), latest["key"])
         with_level = [m for m in members if m["level"]]
         where = max(with_level, key=lambda m: m["year"] or 0) if with_level else latest
         years = sorted({m["year"] for m in members if m["year"]})
@@ -175,8 +180,8 @@ def refresh_issuers(db: sqlite_utils.Database) -> None:
                                 last_year=years[-1] if years else None))
         aliases: dict[str, dict] = {}
         for m in members:
-            written = canonical(m["issuer"])
-            if written == name or written in aliases:
+            as_written = written(m["issuer"])
+            if as_written == name or as_written in aliases:
                 continue
             if m["key"] == iid:
                 how, evidence = "rule", "the same body by a name rule (党工委管委会 = 管委会, 人民政府 = 政府 …)"
@@ -184,7 +189,7 @@ def refresh_issuers(db: sqlite_utils.Database) -> None:
                 how, evidence = "merge", _merge_evidence(merged[m["key"]])
             else:
                 how, evidence = "report", reported[m["key"]].evidence if m["key"] in reported else ""
-            aliases[written] = dict(issuer_id=iid, alias=written, how=how, report_id=m["id"],
+            aliases[as_written] = dict(issuer_id=iid, alias=as_written, how=how, report_id=m["id"],
                                     evidence=f"{evidence} ({m['file_name']})")
         for k, ln in reported.items():
             if uf.find(k) == root and ln.other not in aliases and ln.other != name:
@@ -218,13 +223,13 @@ def _merge_evidence(d: dict) -> str:
 
 def resolve_issuer(db: sqlite_utils.Database, text: str) -> dict:
     """An issuer by id, name or alias (any written form of one), else by a unique part of one."""
-    written = canonical(text)
+    name = written(text)
     rows = list(db.query("SELECT * FROM issuers WHERE id IN (?, ?) OR name = ? OR id IN "
                          "(SELECT issuer_id FROM issuer_aliases WHERE alias = ?)",
-                         [text, name_key(text), written, written]))
+                         [text, name_key(text), name, name]))
     if not rows:
         rows = list(db.query("SELECT * FROM issuers WHERE name LIKE '%' || ? || '%' OR id IN (SELECT issuer_id "
-                             "FROM issuer_aliases WHERE alias LIKE '%' || ? || '%')", [written, written]))
+                             "FROM issuer_aliases WHERE alias LIKE '%' || ? || '%')", [name, name]))
     if not rows:
         raise IssuerError(f"no issuer matches {text!r}; `gkextract issuers` lists them")
     if len(rows) > 1:
@@ -235,9 +240,8 @@ def resolve_issuer(db: sqlite_utils.Database, text: str) -> dict:
 
 def _node_key(db: sqlite_utils.Database, text: str) -> str:
     """The key of one written name: a report's issuer or an alias (not the group it is in)."""
-    written = canonical(text)
-    row = db.execute("SELECT r.issuer, r.text FROM reports r WHERE r.issuer = ? LIMIT 1", [written]).fetchone()
-    return name_key(row[0], row[1]) if row else name_key(written)
+    row = db.execute("SELECT r.issuer, r.text FROM reports r WHERE r.issuer = ? LIMIT 1", [written(text)]).fetchone()
+    return name_key(row[0], row[1]) if row else name_key(text)
 
 
 def record_decision(db: sqlite_utils.Database, action: str, name: str, into: str | None, reviewer: str,
@@ -255,7 +259,7 @@ def record_decision(db: sqlite_utils.Database, action: str, name: str, into: str
         key = _node_key(db, name)
         if not any(key in (d["name_key"], d["into_key"]) for d in decisions(db) if d["action"] == "merge"):
             raise IssuerError(f"{name!r} was never merged by hand; nothing to undo")
-        row = dict(action="unmerge", name=canonical(name), name_key=key, into_name=None, into_key=None)
+        row = dict(action="unmerge", name=written(name), name_key=key, into_name=None, into_key=None)
     row.update(reviewer=reviewer, decided_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), note=note)
     with db.atomic():
         insert_rows(db, "issuer_decisions", [row])

@@ -129,8 +129,8 @@ def timeline(db: sqlite_utils.Database, issuer: str) -> dict[str, Any]:
                            reasons=json.loads(p["reasons"] or "[]")) for p in problems],
             near_verbatim=sum(1 for p in problems if json.loads(p["near_verbatim"] or "[]")),
             concreteness=round(sum(scored) / len(scored), 3) if scored else None,
-            promises=promised,
-            followup=dict(Counter(f["status"] for f in follow)) if follow else None,
+            promises_made=promised,
+            followup_of_last_year=dict(Counter(f["status"] for f in follow)) if follow else None,
             followups=follow,
             previous_year_missing=year - 1 not in by_year))
     return dict(issuer=dict(iss, aliases=list(db.query(
