@@ -720,7 +720,7 @@ def _count_text(counts: dict[str, int]) -> str:
     if not counts:
         return "—"
     bad = [f"{counts[k]} {k}" for k in ("fail", "suspicious") if counts.get(k)]
-    return " · ".join(bad) if bad else f"ok ({counts.get('pass', 0)})"
+    return " · ".join(bad) if bad else "ok"
 
 
 def _n(v: Any) -> str:
@@ -757,23 +757,25 @@ def timeline_command(
         console.print(f"  also: {escape(a['alias'])} ({a['how']}: {escape(a['evidence'] or '')})")
     rows = []
     for y in t["years"]:
-        f = y["figures"]
-        follow = y["followup_of_last_year"]
+        f, follow, cross = y["figures"], y["followup_of_last_year"], y["checks"]["crossyear"]
+        lawsuits = None if f["lawsuits_direct"] is None else f["lawsuits_direct"] + (f["lawsuits_after_review"] or 0)
         rows.append({
-            "year": y["year"], "published": f"{_n(y['published'])} {y['on_time']}",
-            "applications new/done/carried": f"{_n(f['applications'])}/{_n(f['handled'])}/{_n(f['carried_forward'])}",
-            "review/lawsuits": f"{_n(f['reviews'])}/{_n(None if f['lawsuits_direct'] is None else f['lawsuits_direct'] + (f['lawsuits_after_review'] or 0))}",
-            "规范性文件": _n(f["normative_documents"]),
+            "year": y["year"], "published": y["published"], "on time": y["on_time"],
+            "applications": f"{_n(f['applications'])}/{_n(f['handled'])}/{_n(f['carried_forward'])}",
+            "复议/诉讼": f"{_n(f['reviews'])}/{_n(lawsuits)}", "规范性文件": _n(f["normative_documents"]),
             "table checks": _count_text(y["checks"]["report"]),
-            "cross-year": _count_text(y["checks"]["crossyear"]) if y["checks"]["crossyear"].get("pass", 0)
-            + y["checks"]["crossyear"].get("fail", 0) + y["checks"]["crossyear"].get("suspicious", 0)
-            else ("no previous year" if y["previous_year_missing"] else "—"),
-            "problems (雷同)": "—" if y["narrative_report"] is None else f"{len(y['problems'])} ({y['near_verbatim']})",
-            "concreteness": _n(y["concreteness"]),
-            "last year's promises": "—" if not follow else " · ".join(f"{n} {k.replace('_', ' ')}" for k, n in
-                                                                       sorted(follow.items())),
+            "cross-year": "no prior year" if y["previous_year_missing"] else (
+                _count_text(cross) if set(cross) - {"skipped"} else "skipped" if cross else "—"),
+            "problems": "—" if y["narrative_report"] is None else len(y["problems"]),
+            "雷同": "—" if y["narrative_report"] is None else y["near_verbatim"],
+            "concrete": y["concreteness"],
+            "promises a/r/n": "—" if not follow else "/".join(str(follow.get(k, 0)) for k in
+                                                            ("addressed", "repeated", "not_mentioned")),
         })
     emit(rows, Format.table, title="timeline")
+    console.print("applications: new/handled/carried forward (table 三) · 复议/诉讼: totals (table 四) · "
+                  "规范性文件: published (2019 template) or in force (2021) · promises: last year's, "
+                  "addressed/repeated/not mentioned", style="dim")
     problems = [dict(year=y["year"], category=p["category"], problem=p["evidence"], concrete=p["concreteness"],
                      雷同="; ".join(f"{m['other_report']} ({m['score']})" for m in p["near_verbatim"]) or None)
                 for y in t["years"] for p in y["problems"]]
@@ -855,7 +857,7 @@ def evaluation_command(
     if fmt is not Format.table:
         emit(rows, fmt, columns=EVALUATION_COLUMNS)
         return
-    emit([dict(issuer=r["issuer"], year=r["year"], file=r["file_name"][:22], on_time=r["on_time"] +
+    emit([dict(issuer=r["issuer"], year=r["year"], file=r["file_name"], on_time=r["on_time"] +
                (f" +{r['days_late']}d" if r["days_late"] else ""), arith=r["arithmetic_consistent"],
                cross=r["crossyear_consistent"], jumps=r["suspicious_jumps"], problems=r["problems"],
                boilerplate=r["boilerplate_share"], concrete=r["concreteness"], followup=r["followup_rate"])

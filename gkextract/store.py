@@ -459,8 +459,9 @@ def _m008_across_years(db: sqlite_utils.Database) -> None:
         WITH
           arith AS (SELECT report_id, sum(status = 'pass') AS passed, sum(status = 'fail') AS failed
                     FROM checks WHERE scope = 'report' GROUP BY report_id),
-          xyear AS (SELECT report_id, sum(status = 'pass') AS passed, sum(status = 'fail') AS failed,
-                           sum(status = 'suspicious') AS suspicious
+          xyear AS (SELECT report_id, sum(status = 'pass' AND check_id NOT LIKE 'crossyear.jump.%') AS passed,
+                           sum(status = 'fail') AS failed, sum(status = 'suspicious') AS suspicious,
+                           sum(check_id LIKE 'crossyear.jump.%' AND status != 'skipped') AS jumps
                     FROM checks WHERE scope = 'crossyear' GROUP BY report_id),
           deadline AS (SELECT report_id, status,
                               printf('%04d-%02d-%02d', expected / 10000, expected / 100 % 100, expected % 100) AS due
@@ -480,9 +481,10 @@ def _m008_across_years(db: sqlite_utils.Database) -> None:
                CASE d.status WHEN 'fail' THEN CAST(julianday(r.publication_date) - julianday(d.due) AS INTEGER)
                              WHEN 'pass' THEN 0 END AS days_late,
                CASE WHEN a.failed > 0 THEN 0 WHEN a.passed > 0 THEN 1 END AS arithmetic_consistent,
-               a.failed AS arithmetic_failed,
+               CASE WHEN a.passed + a.failed > 0 THEN a.failed END AS arithmetic_failed,
                CASE WHEN c.failed > 0 THEN 0 WHEN c.passed > 0 THEN 1 END AS crossyear_consistent,
-               c.failed AS crossyear_failed, c.suspicious AS suspicious_jumps,
+               CASE WHEN c.passed + c.failed > 0 THEN c.failed END AS crossyear_failed,
+               CASE WHEN c.jumps > 0 THEN c.suspicious END AS suspicious_jumps,
                p.n AS problems,
                CASE WHEN p.n > 0 THEN round(coalesce(b.n, 0) * 1.0 / p.n, 3) END AS boilerplate_share,
                (SELECT round(score, 3) FROM section_similarity s

@@ -59,8 +59,8 @@ def test_timeline_by_alias_and_in_the_terminal(corpus_db: Path) -> None:
     res = runner.invoke(app, ["timeline", PINGTAN, "--db", str(corpus_db)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "also: 平潭县人民政府 (report: 来源：平潭县人民政府)" in res.stdout
-    assert "│ 2021 │ 2022-02-08 met │ 70/69/1" in res.stdout
-    assert "1 suspicious" in res.stdout and "no previous year" in res.stdout
+    assert "│ 2021 │ 2022-02-08 │ met     │ 70/69/1      │ 3/12      │ —          │ ok    " in res.stdout
+    assert "1 suspicious" in res.stdout and "no prior year" in res.stdout
     assert "stated problems" in res.stdout and "last year's promises, followed up" in res.stdout
 
 
