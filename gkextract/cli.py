@@ -652,9 +652,9 @@ def _across_years(db: Path) -> sqlite_utils.Database:
     database = existing_db(db)
     with _query_errors():
         ensure_reports(database)
-    if not crossyear.is_current(database):
-        with err_console.status("computing issuers, cross-year checks, boilerplate and follow-up…"):
-            n = crossyear.refresh(database)
+    with err_console.status("checking the cross-year data is current…"):
+        n = crossyear.ensure_current(database)
+    if n:
         err_console.print(f"cross-year data recomputed: {n['issuers']} issuers, {n['checks']} checks, "
                           f"{n['problem_similarity']} problem matches, {n['concreteness']} concreteness scores, "
                           f"{n['followups']} promises followed up", soft_wrap=True)
@@ -693,8 +693,10 @@ def issuers_command(
       gkextract issuers --db gk.db
       gkextract issuers --merge 平潭综合实验区投资促进局 --into 平潭综合实验区国有资产管理局 --note "renamed in 2024"
     """
-    if (merge is None) != (into is None) and not unmerge:
+    if (merge is None) != (into is None):
         raise fail("--merge and --into go together", EXIT_USAGE)
+    if merge and unmerge:
+        raise fail("give --merge/--into or --unmerge, not both", EXIT_USAGE)
     database = _across_years(db)
     if merge or unmerge:
         with _issuer_errors():

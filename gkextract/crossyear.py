@@ -30,6 +30,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import boilerplate, followup
 from .checks import _clean, _fmt
 from .issuers import refresh_issuers
 from .store import insert_rows
@@ -276,7 +277,6 @@ def is_current(db: sqlite_utils.Database) -> bool:
 
 def refresh(db: sqlite_utils.Database) -> dict[str, int]:
     """Recompute everything derived across reports, in one transaction; returns row counts."""
-    from . import boilerplate, followup  # they read what the steps before them wrote
     with db.atomic():
         refresh_issuers(db)
         db.execute("DELETE FROM checks WHERE scope != 'report'")
@@ -290,9 +290,6 @@ def refresh(db: sqlite_utils.Database) -> dict[str, int]:
     return counts
 
 
-def ensure_current(db: sqlite_utils.Database) -> bool:
-    """Refresh when reports, extractions, reviews or merges changed since the last refresh."""
-    if is_current(db):
-        return False
-    refresh(db)
-    return True
+def ensure_current(db: sqlite_utils.Database) -> dict[str, int] | None:
+    """Refresh when reports, extractions, reviews or merges changed since the last refresh (its counts)."""
+    return None if is_current(db) else refresh(db)

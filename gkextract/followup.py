@@ -76,7 +76,7 @@ def _links(text: str, targets: list[str], pool: list[dict]) -> tuple[dict, float
 
 
 def _narrative_copy(db: sqlite_utils.Database) -> dict[tuple[str, int], str]:
-    """Per issuer and year, the report whose problems section was extracted (most items first)."""
+    """Per issuer and year, the report whose problems section was extracted (with the most items, if two)."""
     out: dict[tuple[str, int], str] = {}
     for issuer, year, rid in db.execute(
             "SELECT ri.issuer_id, r.year, r.id FROM reports r JOIN report_issuers ri ON ri.report_id = r.id "

@@ -7,8 +7,12 @@ of places:
 * 人民政府 is 政府, and a zone's 管委会 is its government (平潭综合实验区管委会 =
   平潭综合实验区政府); a title that names only a place means its government
   (metadata.government_of);
-* short and autonomous region names are spelled out (关岭自治县人民政府 =
-  关岭布依族苗族自治县人民政府).
+* a leading region is read as its code, so short, autonomous and city-prefixed forms
+  meet (关岭自治县人民政府 = 关岭布依族苗族自治县人民政府, 保定市竞秀区人民政府 =
+  竞秀区人民政府) while two 朝阳区 stay apart; a zone names itself (福建省平潭综合实验区
+  = 平潭综合实验区).
+
+A report whose issuer is unknown is an issuer of its own, never guessed into another.
 
 Two names with different keys are one body only when a report says so — its
 source line or signature names another government of the same region
@@ -116,6 +120,8 @@ class Link:
 def _report_links(rows: list[dict]) -> list[Link]:
     out = []
     for r in rows:
+        if r["unknown"]:
+            continue
         named = [("来源", n) for n in source_names(r["preamble"] or "")]
         named += [("落款", n) for n in signed_names(r["text"])]
         for where, other in named:
@@ -137,11 +143,11 @@ def refresh_issuers(db: sqlite_utils.Database) -> None:
     """Rebuild issuers, aliases, report_issuers and suggestions from the reports and the decisions."""
     rows = list(db.query(
         "SELECT r.id, r.file_name, coalesce(r.issuer, '(issuer unknown: ' || r.file_name || ')') AS issuer, "
-        "r.year, r.level, r.province, r.city, r.county, r.region_code, r.publication_date, r.text, "
-        "s.text AS preamble FROM reports r "
+        "r.issuer IS NULL AS unknown, r.year, r.level, r.province, r.city, r.county, r.region_code, "
+        "r.publication_date, r.text, s.text AS preamble FROM reports r "
         "LEFT JOIN sections s ON s.report_id = r.id AND s.kind = 'preamble' ORDER BY r.year, r.id"))
     for r in rows:
-        r["key"] = name_key(r["issuer"], r["text"])
+        r["key"] = f"?{r['id']}" if r["unknown"] else name_key(r["issuer"], r["text"])
     uf = _Union()
     for r in rows:
         uf.find(r["key"])
@@ -170,7 +176,7 @@ def refresh_issuers(db: sqlite_utils.Database) -> None:
         latest = max(members, key=lambda m: (m["year"] or 0, m["publication_date"] or "", m["id"]))
         into = [m for m in manual if uf.find(m["into_key"]) == root]
         name, iid = (written(into[-1]["into_name"]), into[-1]["into_key"]) if into else \
-            (written(latest["issuer"]), latest["key"])
+            (latest["issuer"] if latest["unknown"] else written(latest["issuer"]), latest["key"])
         with_level = [m for m in members if m["level"]]
         where = max(with_level, key=lambda m: m["year"] or 0) if with_level else latest
         years = sorted({m["year"] for m in members if m["year"]})

@@ -76,7 +76,7 @@ def _check_counts(db: sqlite_utils.Database, report_id: str) -> dict[str, dict[s
     return out
 
 
-def _narrative(db: sqlite_utils.Database, copies: list[dict]) -> str | None:
+def _narrative(copies: list[dict]) -> str | None:
     return next((c["id"] for c in sorted(copies, key=lambda c: -c["extracted"]) if c["extracted"]), None)
 
 
@@ -115,7 +115,7 @@ def timeline(db: sqlite_utils.Database, issuer: str) -> dict[str, Any]:
     by_year = _copies(db, iss["id"])
     years = []
     for year, copies in sorted(by_year.items()):
-        best, narrative = copies[0], _narrative(db, copies)
+        best, narrative = copies[0], _narrative(copies)
         problems = problems_of(db, narrative)
         follow = followups_into(db, narrative)
         promised = db.execute("SELECT count(*) FROM improvements_reviewed WHERE report_id = ? AND "
@@ -153,7 +153,7 @@ def compare(db: sqlite_utils.Database, issuer: str, years: tuple[int, int]) -> d
     checks = {str(y): list(db.query(
         "SELECT check_id, scope, status, expected, actual, reason FROM checks WHERE report_id = ? "
         "AND status IN ('fail', 'suspicious') ORDER BY scope, check_id", [c[0]["id"]])) for y, c in zip(years, (a, b))}
-    na, nb = _narrative(db, a), _narrative(db, b)
+    na, nb = _narrative(a), _narrative(b)
     pa, pb = problems_of(db, na), problems_of(db, nb)
     matched = []
     for p in pb:

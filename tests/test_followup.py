@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from corpus_db import CORPUS, corpus_db, rid  # noqa: F401  (fixtures)
+from corpus_db import CORPUS, corpus_db  # noqa: F401  (fixtures)
 from gkextract.followup import shared
 from gkextract.store import open_db
 

@@ -150,6 +150,7 @@ def test_a_renamed_department_is_suggested_then_merged_by_hand(corpus_db_copy: P
     (["--merge", "平潭县人民政府", "--into", PINGTAN], "are already one issuer"),
     (["--merge", "局", "--into", PINGTAN], "matches 6 issuers"),
     (["--unmerge", "公安局"], "was never merged by hand"),
+    (["--merge", "投资促进局", "--into", "国有资产管理局", "--unmerge", "公安局"], "not both"),
 ])
 def test_bad_merges_exit_2_and_record_nothing(corpus_db_copy: Path, args: list[str], message: str) -> None:
     res = runner.invoke(app, ["issuers", "--db", str(corpus_db_copy), *args])
@@ -164,3 +165,13 @@ def test_an_empty_or_missing_database(tmp_path: Path) -> None:
     open_db(tmp_path / "empty.db").close()
     res = runner.invoke(app, ["timeline", PINGTAN, "--db", str(tmp_path / "empty.db")])
     assert res.exit_code == 3 and "no reports yet" in res.output
+
+
+def test_a_report_without_an_issuer_is_its_own(corpus_db_copy: Path) -> None:
+    db = open_db(corpus_db_copy)
+    with db.atomic():
+        db.execute("UPDATE reports SET issuer = NULL WHERE file_name LIKE '14-%'")
+    refresh(db)
+    assert _issuers(corpus_db_copy)["(issuer unknown: 14-pingtan-gaj-2024.txt)"] == ("department", 1, 2024, 2024)
+    assert db.execute("SELECT issuer_id FROM report_issuers WHERE report_id = ?", [rid(db, "14")]).fetchone() == (
+        f"?{rid(db, '14')}",)
