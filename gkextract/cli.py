@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import sqlite_utils
 import typer
@@ -23,8 +23,10 @@ from rich.table import Table
 from . import __version__
 from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_counts, left_out, list_items,
                       parse_by, report_summary, resolve_filters)
+from . import crossyear
 from .export import ExportFormat, export_db
 from .ingest import FileResult, IngestInterrupted, ingest_paths
+from .issuers import IssuerError, list_issuers, list_suggestions, record_decision
 from .llm import CallResult, LLMSettings, Mode, ResponseFormat, load_settings
 from .narrative import ExtractInterrupted, ExtractSummary, extract_reports
 from .query import (EmptyDatabaseError, NotFoundError, ensure_reports, list_reports, report_detail,
@@ -34,6 +36,10 @@ from .redact import redact
 from .review import ReviewError, export_queue, import_csv, queue, reviewer_name, run_session
 from .runlock import run_lock
 from .store import DatabaseError, open_db, review_threshold, set_review_threshold
+from .timeline import EVALUATION_COLUMNS, EvaluationError
+from .timeline import compare as compare_years
+from .timeline import evaluation as evaluation_rows
+from .timeline import timeline as timeline_of
 
 app = typer.Typer(
     help="Build a SQLite database from Chinese government information-disclosure annual reports "
@@ -753,6 +759,228 @@ def export_command(
     with _query_errors():
         written = export_db(database, out, fmt, include_rejected)
     emit(written, Format.table, title=f"wrote {len(written)} files to {out}")
+
+
+# --- across years: issuers, timeline, compare, evaluation ---------------------------------------
+
+def _across_years(db: Path) -> sqlite_utils.Database:
+    """The database with its cross-year tables current: recomputed when reports, extractions,
+    reviews or merges changed since they were last computed (stderr says so)."""
+    database = existing_db(db)
+    with _query_errors():
+        ensure_reports(database)
+    with err_console.status("checking the cross-year data is current…"):
+        n = crossyear.ensure_current(database)
+    if n:
+        err_console.print(f"cross-year data recomputed: {n['issuers']} issuers, {n['checks']} checks, "
+                          f"{n['problem_similarity']} problem matches, {n['concreteness']} concreteness scores, "
+                          f"{n['followups']} promises followed up", soft_wrap=True)
+    return database
+
+
+@contextmanager
+def _issuer_errors() -> Iterator[None]:
+    try:
+        yield
+    except (IssuerError, EvaluationError) as e:
+        raise fail(str(e), EXIT_USAGE)
+
+
+@app.command("issuers")
+def issuers_command(
+    merge: Annotated[Optional[str], typer.Option("--merge", help="Merge this issuer (a name, alias or part of "
+                                                 "one) into the one named by --into.")] = None,
+    into: Annotated[Optional[str], typer.Option("--into", help="The issuer --merge joins; its name is kept.")] = None,
+    unmerge: Annotated[Optional[str], typer.Option("--unmerge", help="Undo the hand merges of this name, and "
+                                                   "any link a report made for it.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="Why, for the audit trail.")] = None,
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Your name in the audit trail "
+                                                                       "(default: $USER).")] = None,
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """Issuing bodies across years: names matched by rule, aliases, level, region and years.
+
+    平潭综合实验区党工委管委会 is 平潭综合实验区管委会 (a name rule); 平潭县人民政府 is
+    the same body only because a report says so (its 来源 line).  A renamed body is
+    merged only by hand: every --merge and --unmerge is a row in issuer_decisions,
+    with who, when and why, and is replayed whenever the issuers are recomputed.
+    Reports that name another issuer of their kind are listed as suggestions.
+
+    Examples:
+      gkextract issuers --db gk.db
+      gkextract issuers --merge 平潭综合实验区投资促进局 --into 平潭综合实验区国有资产管理局 --note "renamed in 2024"
+    """
+    if (merge is None) != (into is None):
+        raise fail("--merge and --into go together", EXIT_USAGE)
+    if merge and unmerge:
+        raise fail("give --merge/--into or --unmerge, not both", EXIT_USAGE)
+    database = _across_years(db)
+    if merge or unmerge:
+        with _issuer_errors():
+            d = record_decision(database, "merge" if merge else "unmerge", merge or unmerge or "", into,
+                                reviewer_name(reviewer), note)
+        crossyear.refresh(database)
+        err_console.print(f"recorded: {d['action']} {d['name']}" + (f" into {d['into_name']}" if d["into_name"] else "")
+                          + f" by {d['reviewer']}", soft_wrap=True)
+    rows = list_issuers(database)
+    if fmt is not Format.table:
+        emit(rows, fmt)
+        return
+    emit([dict(issuer=r["name"], level=r["level"], region=" ".join(x for x in (r["province"], r["city"], r["county"])
+                                                                  if x), years=r["years"], reports=r["reports"],
+               aliases="; ".join(f"{a['alias']} ({a['how']}: {a['evidence']})" for a in r["aliases"]) or None)
+          for r in rows], Format.table, title=f"{len(rows)} issuer(s)")
+    suggestions = list_suggestions(database)
+    if suggestions:
+        emit(suggestions, Format.table, title="possibly the same body (merge by hand if so)")
+
+
+def _count_text(counts: dict[str, int]) -> str:
+    if not counts:
+        return "—"
+    bad = [f"{counts[k]} {k}" for k in ("fail", "suspicious") if counts.get(k)]
+    return " · ".join(bad) if bad else "ok"
+
+
+def _n(v: Any) -> str:
+    return "—" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+
+
+@app.command("timeline")
+def timeline_command(
+    issuer: Annotated[str, typer.Argument(help="Issuer: a name, an alias or a unique part of one.")],
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """One issuer year by year: publication on time, key figures, checks, problems, promises kept.
+
+    Figures: 新收申请/办结/结转 (table 三), 行政复议 and 行政诉讼 (table 四),
+    规范性文件 published or in force (table 二).  Checks: the tables' own, and
+    those across years (结转 continuity, 上一年项目数量, stock of documents, ten-fold
+    jumps).  Problems with 雷同 (near-verbatim) ones marked; last year's promises as
+    addressed, repeated or not mentioned.  --format json gives everything, evidence included.
+
+    Example: gkextract timeline 平潭综合实验区管委会 --db gk.db
+    """
+    if fmt is Format.csv:
+        raise fail("a timeline is nested: use --format json", EXIT_USAGE)
+    database = _across_years(db)
+    with _issuer_errors():
+        t = timeline_of(database, issuer)
+    if fmt is not Format.table:
+        dump_json(t)
+        return
+    iss = t["issuer"]
+    console.print(f"[bold]{escape(iss['name'])}[/]  {iss['level'] or '—'}  "
+                  f"{' '.join(x for x in (iss['province'], iss['city'], iss['county']) if x)}")
+    for a in iss["aliases"]:
+        console.print(f"  also: {escape(a['alias'])} ({a['how']}: {escape(a['evidence'] or '')})")
+    rows = []
+    for y in t["years"]:
+        f, follow, cross = y["figures"], y["followup_of_last_year"], y["checks"]["crossyear"]
+        lawsuits = None if f["lawsuits_direct"] is None else f["lawsuits_direct"] + (f["lawsuits_after_review"] or 0)
+        rows.append({
+            "year": y["year"], "published": y["published"], "on time": y["on_time"],
+            "applications": f"{_n(f['applications'])}/{_n(f['handled'])}/{_n(f['carried_forward'])}",
+            "复议/诉讼": f"{_n(f['reviews'])}/{_n(lawsuits)}", "规范性文件": _n(f["normative_documents"]),
+            "table checks": _count_text(y["checks"]["report"]),
+            "cross-year": "no prior year" if y["previous_year_missing"] else (
+                _count_text(cross) if set(cross) - {"skipped"} else "skipped" if cross else "—"),
+            "problems": "—" if y["narrative_report"] is None else len(y["problems"]),
+            "雷同": "—" if y["narrative_report"] is None else y["near_verbatim"],
+            "concrete": y["concreteness"],
+            "promises a/r/n": "—" if not follow else "/".join(str(follow.get(k, 0)) for k in
+                                                            ("addressed", "repeated", "not_mentioned")),
+        })
+    emit(rows, Format.table, title="timeline")
+    console.print("applications: new/handled/carried forward (table 三) · 复议/诉讼: totals (table 四) · "
+                  "规范性文件: published (2019 template) or in force (2021) · promises: last year's, "
+                  "addressed/repeated/not mentioned", style="dim")
+    problems = [dict(year=y["year"], category=p["category"], problem=p["evidence"], concrete=p["concreteness"],
+                     雷同="; ".join(f"{m['other_report']} ({m['score']})" for m in p["near_verbatim"]) or None)
+                for y in t["years"] for p in y["problems"]]
+    if problems:
+        emit(problems, Format.table, title="stated problems")
+    promises = [dict(promised=y["year"] - 1, status=f["status"], promise=f["evidence"],
+                     next_year=f["next_evidence"]) for y in t["years"] for f in y["followups"]]
+    if promises:
+        emit(promises, Format.table, title="last year's promises, followed up")
+
+
+@app.command("compare")
+def compare_command(
+    issuer: Annotated[str, typer.Argument(help="Issuer: a name, an alias or a unique part of one.")],
+    years: Annotated[str, typer.Option("--years", help="Two statistical years, comma-separated: 2023,2024.")],
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """Two years of one issuer side by side: figures and their change, failed checks,
+    each problem with its closest match the other year (雷同 marked), and the promises
+    of the first year followed up in the second.
+
+    Example: gkextract compare 平潭综合实验区管委会 --years 2023,2024 --db gk.db
+    """
+    try:
+        a, b = (int(y) for y in years.split(","))
+    except ValueError:
+        raise fail(f"--years takes two years such as 2023,2024, not {years!r}", EXIT_USAGE)
+    if fmt is Format.csv:
+        raise fail("a comparison is nested: use --format json", EXIT_USAGE)
+    database = _across_years(db)
+    with _issuer_errors():
+        c = compare_years(database, issuer, (a, b))
+    if fmt is not Format.table:
+        dump_json(c)
+        return
+    console.print(f"[bold]{escape(c['issuer']['name'])}[/]  {a} ↔ {b}")
+    for y in (a, b):
+        d = c["deadline"][str(y)]
+        console.print(f"  {y}: {escape(', '.join(c['reports'][str(y)]))}  {escape(d['detail'])}", soft_wrap=True)
+    emit([{**r, str(a): _n(r[str(a)]), str(b): _n(r[str(b)]), "change": _n(r["change"])} for r in c["figures"]],
+         Format.table, title="key figures")
+    for y in (a, b):
+        if c["checks"][str(y)]:
+            emit(c["checks"][str(y)], Format.table, columns=["check_id", "status", "expected", "actual", "reason"],
+                 title=f"{y}: failed and suspicious checks")
+    if c["problems"]:
+        emit(c["problems"], Format.table, columns=[str(b), "category", str(a), "similarity", "near_verbatim"],
+             title=f"{b} problems and the closest {a} problem")
+    if c["promises"]:
+        emit(c["promises"], Format.table, columns=["status", "evidence", "next_evidence"],
+             title=f"{a} promises in {b}")
+    elif c["promises_note"]:
+        console.print(c["promises_note"])
+
+
+@app.command("evaluation")
+def evaluation_command(
+    issuer: IssuerOpt = None, year: YearOpt = None,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="Column to sort by, e.g. boilerplate_share, "
+                                                "days_late, followup_rate (empty values last).")] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+) -> None:
+    """What a transparency evaluator checks, one row per report (the `evaluation` view).
+
+    on_time (met / late / unknown, 条例第四十九条), arithmetic_consistent (the tables'
+    own checks), crossyear_consistent (continuity with last year's report),
+    suspicious_jumps, boilerplate_share (stated problems 雷同 with last year's or
+    another issuer's), concreteness (of the problems, 0–1), followup_rate (last year's
+    promises addressed).  Empty means not measurable, never zero.
+
+    Examples:
+      gkextract evaluation --db gk.db --sort boilerplate_share --desc
+      gkextract evaluation --db gk.db --format csv > evaluation.csv
+    """
+    database = _across_years(db)
+    with _issuer_errors():
+        rows = evaluation_rows(database, issuer, year, sort, desc)
+    if fmt is not Format.table:
+        emit(rows, fmt, columns=EVALUATION_COLUMNS)
+        return
+    emit([dict(issuer=r["issuer"], year=r["year"], file=r["file_name"], on_time=r["on_time"] +
+               (f" +{r['days_late']}d" if r["days_late"] else ""), arith=r["arithmetic_consistent"],
+               cross=r["crossyear_consistent"], jumps=r["suspicious_jumps"], problems=r["problems"],
+               boilerplate=r["boilerplate_share"], concrete=r["concreteness"], followup=r["followup_rate"])
+          for r in rows], Format.table, title=f"evaluation: {len(rows)} report(s)")
 
 
 if __name__ == "__main__":

@@ -356,6 +356,168 @@ def _m007_file_bytes(db: sqlite_utils.Database) -> None:
     the name's bytes, so nothing about a name is lost.
     """
     db.execute("ALTER TABLE files ADD COLUMN path_bytes BLOB")
+def _m008_across_years(db: sqlite_utils.Database) -> None:
+    """Issuers as entities, checks across years, boilerplate, concreteness, follow-up, the evaluation view.
+
+    Everything here is derived (crossyear.refresh rebuilds it) except
+    ``issuer_decisions``, the audit trail of hand merges.  Cross-year and deadline
+    checks live in ``checks`` next to the table checks, told apart by ``scope``.
+    ``settings.crossyear_inputs`` holds the fingerprint of the inputs the derived
+    rows were computed from; the ``evaluation`` view says whether it is ``current``.
+    """
+    db.executescript(
+        """
+        ALTER TABLE checks ADD COLUMN scope TEXT NOT NULL DEFAULT 'report';  -- report | crossyear | deadline
+        ALTER TABLE checks ADD COLUMN compared_with TEXT;                    -- crossyear: the other year's report
+
+        CREATE TABLE issuers (
+            id TEXT PRIMARY KEY,            -- the key of its name: 人民政府 = 政府, a leading region as its code
+            name TEXT NOT NULL,             -- as its latest report writes it, or as a merge chose
+            level TEXT,
+            province TEXT,
+            city TEXT,
+            county TEXT,
+            region_code TEXT,
+            reports INTEGER NOT NULL,
+            first_year INTEGER,
+            last_year INTEGER
+        );
+        CREATE TABLE issuer_aliases (
+            issuer_id TEXT NOT NULL REFERENCES issuers(id) ON DELETE CASCADE,
+            alias TEXT NOT NULL,            -- another name of the same body, as written
+            how TEXT NOT NULL,              -- rule | report (a report says so) | merge (by hand)
+            report_id TEXT,
+            evidence TEXT,
+            PRIMARY KEY (issuer_id, alias)
+        );
+        CREATE TABLE report_issuers (
+            report_id TEXT PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE,
+            issuer_id TEXT NOT NULL
+        );
+        CREATE INDEX report_issuers_issuer ON report_issuers(issuer_id);
+        CREATE TABLE issuer_suggestions (   -- a report names another issuer of its kind: merge if renamed
+            issuer_id TEXT NOT NULL,
+            other_issuer_id TEXT NOT NULL,
+            report_id TEXT NOT NULL,
+            evidence TEXT NOT NULL
+        );
+        CREATE TABLE issuer_decisions (     -- the audit trail: never updated, replayed on every refresh
+            id INTEGER PRIMARY KEY,
+            action TEXT NOT NULL CHECK (action IN ('merge', 'unmerge')),
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            into_name TEXT,
+            into_key TEXT,
+            reviewer TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            note TEXT
+        );
+
+        CREATE TABLE section_similarity (   -- section 五 against the issuer's previous report and the year's peers
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            relation TEXT NOT NULL,         -- previous | peer (the most similar report of another issuer)
+            other_report_id TEXT NOT NULL,
+            score REAL NOT NULL,            -- rapidfuzz ratio of the simplified texts, 0–1
+            near_verbatim INTEGER NOT NULL, -- 雷同: score at or above boilerplate.NEAR_VERBATIM
+            peers_near_verbatim INTEGER,    -- peer: how many other issuers' reports are 雷同
+            PRIMARY KEY (report_id, relation)
+        );
+        CREATE TABLE problem_similarity (   -- each stated problem's closest match
+            problem_id INTEGER NOT NULL REFERENCES problems(id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL,
+            relation TEXT NOT NULL,         -- previous | peer
+            other_problem_id INTEGER NOT NULL REFERENCES problems(id) ON DELETE CASCADE,
+            other_report_id TEXT NOT NULL,
+            score REAL NOT NULL,
+            near_verbatim INTEGER NOT NULL,
+            PRIMARY KEY (problem_id, relation)
+        );
+        CREATE TABLE concreteness (         -- rules over the located text, with the reasons
+            item_table TEXT NOT NULL,       -- problems | improvements
+            item_id INTEGER NOT NULL,
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            score REAL,                     -- share of object, quantity, deadline, owner named; NULL if not located
+            object INTEGER,
+            quantity INTEGER,
+            deadline INTEGER,
+            owner INTEGER,
+            reasons TEXT NOT NULL,          -- JSON list
+            located_text TEXT,
+            PRIMARY KEY (item_table, item_id)
+        );
+        CREATE TABLE followups (            -- an improvement promised in year N, looked for in year N+1
+            improvement_id INTEGER PRIMARY KEY REFERENCES improvements(id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL,
+            next_report_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('addressed', 'repeated', 'not_mentioned')),
+            matched_table TEXT,             -- problems | facts
+            matched_id INTEGER,
+            score REAL,
+            how TEXT,                       -- why it was linked, in words
+            evidence TEXT NOT NULL,         -- the promise, year N
+            next_evidence TEXT              -- what year N+1 says
+        );
+        CREATE INDEX followups_next ON followups(next_report_id);
+
+        CREATE VIEW crossyear_inputs AS SELECT
+            (SELECT count(*) || ':' || coalesce(max(ingested_at), '') FROM reports) || '|' ||
+            (SELECT count(*) || ':' || coalesce(max(id), 0) FROM extractions) || '|' ||
+            (SELECT count(*) || ':' || coalesce(max(id), 0) FROM reviews) || '|' ||
+            (SELECT count(*) || ':' || coalesce(max(id), 0) FROM issuer_decisions) AS fingerprint;
+
+        CREATE VIEW evaluation AS
+        WITH
+          arith AS (SELECT report_id, sum(status = 'pass') AS passed, sum(status = 'fail') AS failed
+                    FROM checks WHERE scope = 'report' GROUP BY report_id),
+          xyear AS (SELECT report_id, sum(status = 'pass' AND check_id NOT LIKE 'crossyear.jump.%') AS passed,
+                           sum(status = 'fail') AS failed, sum(status = 'suspicious') AS suspicious,
+                           sum(check_id LIKE 'crossyear.jump.%' AND status != 'skipped') AS jumps
+                    FROM checks WHERE scope = 'crossyear' GROUP BY report_id),
+          deadline AS (SELECT report_id, status,
+                              printf('%04d-%02d-%02d', expected / 10000, expected / 100 % 100, expected % 100) AS due
+                       FROM checks WHERE scope = 'deadline'),
+          probs AS (SELECT report_id, count(*) AS n FROM problems_reviewed WHERE review_status != 'rejected'
+                    GROUP BY report_id),
+          boiler AS (SELECT report_id, count(DISTINCT problem_id) AS n FROM problem_similarity WHERE near_verbatim
+                     GROUP BY report_id),
+          conc AS (SELECT report_id, avg(CASE WHEN item_table = 'problems' THEN score END) AS problems,
+                          avg(CASE WHEN item_table = 'improvements' THEN score END) AS improvements
+                   FROM concreteness GROUP BY report_id),
+          follow AS (SELECT next_report_id AS report_id, count(*) AS due, sum(status = 'addressed') AS addressed,
+                            sum(status = 'repeated') AS repeated FROM followups GROUP BY next_report_id)
+        SELECT r.id AS report_id, r.file_name, ri.issuer_id, i.name AS issuer, r.year, r.level, r.province, r.city,
+               r.county, r.publication_date AS published, d.due AS deadline,
+               CASE d.status WHEN 'pass' THEN 'met' WHEN 'fail' THEN 'late' ELSE 'unknown' END AS on_time,
+               CASE d.status WHEN 'fail' THEN CAST(julianday(r.publication_date) - julianday(d.due) AS INTEGER)
+                             WHEN 'pass' THEN 0 END AS days_late,
+               CASE WHEN a.failed > 0 THEN 0 WHEN a.passed > 0 THEN 1 END AS arithmetic_consistent,
+               CASE WHEN a.passed + a.failed > 0 THEN a.failed END AS arithmetic_failed,
+               CASE WHEN c.failed > 0 THEN 0 WHEN c.passed > 0 THEN 1 END AS crossyear_consistent,
+               CASE WHEN c.passed + c.failed > 0 THEN c.failed END AS crossyear_failed,
+               CASE WHEN c.jumps > 0 THEN c.suspicious END AS suspicious_jumps,
+               p.n AS problems,
+               CASE WHEN p.n > 0 THEN round(coalesce(b.n, 0) * 1.0 / p.n, 3) END AS boilerplate_share,
+               (SELECT round(score, 3) FROM section_similarity s
+                WHERE s.report_id = r.id AND s.relation = 'previous') AS section_vs_previous,
+               (SELECT round(score, 3) FROM section_similarity s
+                WHERE s.report_id = r.id AND s.relation = 'peer') AS section_vs_peers,
+               round(k.problems, 3) AS concreteness, round(k.improvements, 3) AS promise_concreteness,
+               f.due AS promises_due, f.addressed, f.repeated,
+               CASE WHEN f.due > 0 THEN round(f.addressed * 1.0 / f.due, 3) END AS followup_rate,
+               (SELECT value FROM settings WHERE key = 'crossyear_inputs') IS
+               (SELECT fingerprint FROM crossyear_inputs) AS current
+        FROM reports r
+        LEFT JOIN report_issuers ri ON ri.report_id = r.id
+        LEFT JOIN issuers i ON i.id = ri.issuer_id
+        LEFT JOIN arith a ON a.report_id = r.id
+        LEFT JOIN xyear c ON c.report_id = r.id
+        LEFT JOIN deadline d ON d.report_id = r.id
+        LEFT JOIN probs p ON p.report_id = r.id
+        LEFT JOIN boiler b ON b.report_id = r.id
+        LEFT JOIN conc k ON k.report_id = r.id
+        LEFT JOIN follow f ON f.report_id = r.id;
+        """
+    )
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -365,6 +527,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "checks: blank cells read as zero, marked", _m004_checks_blanks),
     (5, "review threshold applied at read time; conflicts view", _m005_read_time_threshold),
     (7, "files: the exact bytes of each file name", _m007_file_bytes),
+    (8, "across years: issuers, cross-year checks, boilerplate, concreteness, follow-up, evaluation",
+     _m008_across_years),
 ]
 
 
