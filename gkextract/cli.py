@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -26,7 +27,8 @@ from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_c
 from .export import ExportFormat, export_db
 from .grounding import DEFAULT_THRESHOLD
 from .ingest import FileResult, ingest_paths
-from .llm import CallResult, LLMSettings, Mode, ResponseFormat, load_settings
+from .llm import CallResult, LLMSettings, Mode, ReplyStore, ResponseFormat, is_local_url, load_settings
+from .localserver import LocalServer, LocalServerError, adapt_to_server, server_slots
 from .narrative import ExtractSummary, extract_reports
 from .query import (EmptyDatabaseError, NotFoundError, ensure_reports, list_reports, report_detail,
                     resolve_report_id)
@@ -192,8 +194,39 @@ def _llm_settings(model: Optional[str], concurrency: Optional[int], mode: Mode, 
         raise fail(str(e), EXIT_USAGE)
 
 
+@contextmanager
+def _backend(settings: LLMSettings, local_model: Optional[Path],
+             server_log: Optional[Path]) -> Iterator[tuple[LLMSettings, Optional[ReplyStore]]]:
+    """The endpoint for a run: a local model started for it, a local server's slots, or as configured.
+
+    A local server serves one request per slot and takes minutes per section on a
+    CPU, so concurrency and timeout follow it unless the user set them.  Replies
+    recorded from --local-model carry the model file, its sha256, the quantisation
+    and the server parameters.
+    """
+    if local_model is None:
+        if is_local_url(settings.base_url) and settings.mode is not Mode.replay:
+            settings = adapt_to_server(settings, server_slots(settings.base_url))  # type: ignore[arg-type]
+        yield settings, None
+        return
+    if "model" not in settings.explicit:
+        settings = replace(settings, model=local_model.stem)
+    if settings.mode is Mode.replay:   # saved replies only: no server needed, just its model name
+        yield settings, None
+        return
+    try:
+        with LocalServer(local_model, name=settings.model, log=server_log) as local:
+            err_console.print(f"local model {local_model.name} ({local.provenance['quantisation']}, "
+                              f"{local.params.threads} thread(s), {local.params.slots} slot(s)) "
+                              f"serving at {local.base_url}", soft_wrap=True)
+            settings = adapt_to_server(replace(settings, base_url=local.base_url), local.params.slots)
+            yield settings, ReplyStore(settings.cache_dir, provenance=local.provenance)
+    except LocalServerError as e:
+        raise fail(str(e), EXIT_USAGE)
+
+
 def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: float, fmt: Format,
-                report_ids: Optional[list[str]] = None) -> ExtractSummary:
+                report_ids: Optional[list[str]] = None, store: Optional[ReplyStore] = None) -> ExtractSummary:
     with _progress() as progress:
         task = progress.add_task(f"extract ({settings.mode.value})", total=None, current="")
 
@@ -201,7 +234,7 @@ def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshol
             progress.update(task, advance=1, current=f"{rid[:8]} {section} {res.status}")
 
         try:
-            summary = extract_reports(database, settings, report_ids=report_ids, threshold=threshold,
+            summary = extract_reports(database, settings, report_ids=report_ids, threshold=threshold, store=store,
                                       on_total=lambda n: progress.update(task, total=n), on_done=on_done)
         except RuntimeError as e:  # no API key
             raise fail(str(e), EXIT_USAGE)
@@ -245,6 +278,11 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config
                                                    "[default ~/.config/gkextract/config.toml].")]
 ThresholdOpt = Annotated[float, typer.Option("--review-threshold", min=0.0, max=1.0,
                                              help="Facts scoring below this are flagged for review.")]
+LocalModelOpt = Annotated[Optional[Path], typer.Option(
+    "--local-model", help="Run this .gguf model on a local llama.cpp server started for the run (needs "
+                          "pip install 'gkextract\\[local]'); concurrency and timeout follow its slots. "
+                          "The model name defaults to the file name without .gguf.")]
+ServerLogOpt = Annotated[Optional[Path], typer.Option("--server-log", help="Append the local server's log to this file.")]
 
 
 @app.command()
@@ -259,6 +297,8 @@ def extract(
     config: ConfigOpt = None,
     review_threshold: ThresholdOpt = DEFAULT_THRESHOLD,
     report: Annotated[Optional[list[str]], typer.Option("--report", help="Only these report ids (repeatable).")] = None,
+    local_model: LocalModelOpt = None,
+    server_log: ServerLogOpt = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Extract facts, problems and improvements from the narrative sections with an LLM.
@@ -279,7 +319,8 @@ def extract(
         raise fail(str(e), EXIT_EMPTY)
     except NotFoundError as e:
         raise fail(str(e), EXIT_USAGE)
-    summary = run_extract(database, settings, review_threshold, fmt, ids)
+    with _backend(settings, local_model, server_log) as (settings, store):
+        summary = run_extract(database, settings, review_threshold, fmt, ids, store)
     if summary.failures:
         raise typer.Exit(EXIT_FAILURES)
 
@@ -296,6 +337,8 @@ def run(
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
     review_threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    local_model: LocalModelOpt = None,
+    server_log: ServerLogOpt = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """The main job: ingest reports, then extract their narrative.
@@ -305,13 +348,16 @@ def run(
     call failed; everything else still lands.
 
     Example: gkextract run fixtures/reports --db gk.db --mode replay --fixtures fixtures/llm
+
+    Local model: gkextract run fixtures/reports/004_0e1c1bc522329e1b.txt --db gk.db --local-model model.gguf
     """
     settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config)
     results = run_ingest(db, paths, fmt)
     database = open_db(db)
     if not database.execute("SELECT 1 FROM reports LIMIT 1").fetchone():
         raise fail("no report could be ingested, so there is nothing to extract", EXIT_FAILURES)
-    summary = run_extract(database, settings, review_threshold, fmt)
+    with _backend(settings, local_model, server_log) as (settings, store):
+        summary = run_extract(database, settings, review_threshold, fmt, store=store)
     if summary.failures or any(r.status == "failed" for r in results):
         raise typer.Exit(EXIT_FAILURES)
 

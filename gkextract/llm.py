@@ -26,6 +26,7 @@ from functools import lru_cache
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -68,6 +69,12 @@ class LLMSettings:
     max_wait: float = 60.0        # cap on one back-off, Retry-After included
     temperature: float = 0.0
     max_tokens: int | None = 4096
+    explicit: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # set by config/env/option
+
+
+def is_local_url(url: str | None) -> bool:
+    """A server on this machine (Ollama, vLLM, llama-server, --local-model) needs no API key."""
+    return bool(url) and (urlsplit(url).hostname or "") in {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> LLMSettings:
@@ -103,7 +110,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> LLMSettings:
         values["response_format"] = ResponseFormat(values["response_format"])
     if "cache_dir" in values:
         values["cache_dir"] = Path(values["cache_dir"])
-    return LLMSettings(**values)
+    return LLMSettings(**values, explicit=frozenset(values))
 
 
 # --- the reply store ---------------------------------------------------------------------
@@ -118,11 +125,12 @@ class ReplyStore:
     """One JSON file per reply under ``root/responses``."""
 
     def __init__(self, root: Path, source: str = "recorded", imitates_model: str | None = None,
-                 note: str | None = None) -> None:
+                 note: str | None = None, provenance: dict[str, Any] | None = None) -> None:
         self.dir = Path(root) / "responses"
         self.source = source
         self.imitates_model = imitates_model
         self.note = note
+        self.provenance = provenance   # what produced a recorded reply: model file, hash, server parameters
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
@@ -149,6 +157,8 @@ class ReplyStore:
             },
             "response": response,
         }
+        if self.provenance:
+            record["provenance"] = self.provenance
         if self.imitates_model:
             record["imitates_model"] = self.imitates_model
         if self.note:
@@ -278,6 +288,8 @@ def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | Non
     http = httpx.AsyncClient(transport=caching, timeout=settings.timeout,
                              limits=httpx.Limits(max_connections=max(10, settings.concurrency * 2)))
     key = settings.api_key
+    if not key and is_local_url(settings.base_url):
+        key = "local-server-needs-no-key"
     if not key:
         if settings.mode is not Mode.replay:
             raise RuntimeError("no API key: set OPENAI_API_KEY or api_key in the config file "
