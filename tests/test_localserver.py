@@ -144,3 +144,18 @@ def test_cli_local_model_missing_file_exits_2(tmp_path: Path) -> None:
                                       str(tmp_path / "missing.gguf"), "--mode", "live"])
     assert result.exit_code == 2
     assert "no model file at" in result.output and "get_test_model.py" in result.output
+
+
+def test_a_local_base_url_sets_concurrency_from_its_slots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ollama, vLLM or llama-server through --base-url: the same path, adapted to the server."""
+    from gkextract.cli import _backend
+
+    monkeypatch.delenv("GKEXTRACT_CONCURRENCY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with FakeServer(write_gguf(tmp_path / "m.gguf")) as local:
+        settings = load_settings(base_url=local.base_url, mode=Mode.live)
+        with _backend(settings, None, None) as (adapted, store):
+            assert (adapted.concurrency, adapted.timeout, store) == (2, LOCAL_TIMEOUT, None)
+        remote = load_settings(base_url="https://api.example.com/v1", mode=Mode.live)
+        with _backend(remote, None, None) as (unchanged, _):
+            assert (unchanged.concurrency, unchanged.timeout) == (8, 120.0)
