@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -27,7 +28,8 @@ from . import crossyear
 from .export import ExportFormat, export_db
 from .ingest import FileResult, IngestInterrupted, ingest_paths
 from .issuers import IssuerError, list_issuers, list_suggestions, record_decision
-from .llm import CallResult, LLMSettings, Mode, ResponseFormat, load_settings
+from .llm import CallResult, LLMSettings, Mode, ReplyStore, ResponseFormat, is_local_url, load_settings
+from .localserver import LocalServer, LocalServerError, adapt_to_server, server_slots
 from .narrative import ExtractInterrupted, ExtractSummary, extract_reports
 from .query import (EmptyDatabaseError, NotFoundError, ensure_reports, list_reports, report_detail,
                     resolve_report_id)
@@ -246,8 +248,40 @@ def _llm_settings(model: Optional[str], concurrency: Optional[int], mode: Option
     return settings
 
 
+@contextmanager
+def _backend(settings: LLMSettings, local_model: Optional[Path],
+             server_log: Optional[Path]) -> Iterator[tuple[LLMSettings, Optional[ReplyStore]]]:
+    """The endpoint for a run: a local model started for it, a local server's slots, or as configured.
+
+    A local server serves one request per slot and takes minutes per section on a
+    CPU, so concurrency and timeout follow it unless the user set them.  Replies
+    recorded from --local-model carry the model file, its sha256, the quantisation
+    and the server parameters.
+    """
+    if local_model is None:
+        if is_local_url(settings.base_url) and settings.mode is not Mode.replay:
+            settings = adapt_to_server(settings, server_slots(settings.base_url))  # type: ignore[arg-type]
+        yield settings, None
+        return
+    if "model" not in settings.explicit:
+        settings = replace(settings, model=local_model.stem)
+    if settings.mode is Mode.replay:   # saved replies only: no server needed, just its model name
+        yield settings, None
+        return
+    try:
+        with LocalServer(local_model, name=settings.model, log=server_log) as local:
+            err_console.print(f"local model {local_model.name} ({local.provenance['quantisation']}, "
+                              f"{local.params.threads} thread(s), {local.params.slots} slot(s)) "
+                              f"serving at {local.base_url}", soft_wrap=True)
+            settings = adapt_to_server(replace(settings, base_url=local.base_url), local.params.slots)
+            yield settings, ReplyStore(settings.cache_dir, provenance=local.provenance)
+    except LocalServerError as e:
+        raise fail(str(e), EXIT_USAGE)
+
+
 def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: Optional[float], fmt: Format,
-                report_ids: Optional[list[str]] = None, refresh: bool = False) -> ExtractSummary:
+                report_ids: Optional[list[str]] = None, refresh: bool = False,
+                store: Optional[ReplyStore] = None) -> ExtractSummary:
     if threshold is not None:
         set_review_threshold(database, threshold)
     threshold = review_threshold(database)
@@ -259,8 +293,8 @@ def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshol
 
         try:
             summary = extract_reports(database, settings, report_ids=report_ids, threshold=threshold,
-                                      refresh=refresh, on_total=lambda n: progress.update(task, total=n),
-                                      on_done=on_done)
+                                      refresh=refresh, store=store,
+                                      on_total=lambda n: progress.update(task, total=n), on_done=on_done)
         except RuntimeError as e:  # no API key
             raise fail(str(e), EXIT_USAGE)
     _summarise_extract(summary, fmt)
@@ -310,6 +344,11 @@ ThresholdOpt = Annotated[Optional[float], typer.Option(
          "the database's, 0.7 for a new one].")]
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Extract the selected reports again, even sections "
                                           "already done, ignoring saved replies (live or record mode).")]
+LocalModelOpt = Annotated[Optional[Path], typer.Option(
+    "--local-model", help="Run this .gguf model on a local llama.cpp server started for the run (needs "
+                          "pip install 'gkextract\\[local]'); concurrency and timeout follow its slots. "
+                          "The model name defaults to the file name without .gguf.")]
+ServerLogOpt = Annotated[Optional[Path], typer.Option("--server-log", help="Append the local server's log to this file.")]
 
 
 @app.command()
@@ -325,6 +364,8 @@ def extract(
     review_threshold: ThresholdOpt = None,
     report: Annotated[Optional[list[str]], typer.Option("--report", help="Only these report ids (repeatable).")] = None,
     refresh: RefreshOpt = False,
+    local_model: LocalModelOpt = None,
+    server_log: ServerLogOpt = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Extract facts, problems and improvements from the narrative sections with an LLM.
@@ -347,8 +388,8 @@ def extract(
         raise fail(str(e), EXIT_EMPTY)
     except NotFoundError as e:
         raise fail(str(e), EXIT_USAGE)
-    with batch_job(db):
-        summary = run_extract(database, settings, review_threshold, fmt, ids, refresh)
+    with batch_job(db), _backend(settings, local_model, server_log) as (settings, store):
+        summary = run_extract(database, settings, review_threshold, fmt, ids, refresh, store)
     if summary.failures:
         raise typer.Exit(EXIT_FAILURES)
 
@@ -366,6 +407,8 @@ def run(
     config: ConfigOpt = None,
     review_threshold: ThresholdOpt = None,
     refresh: RefreshOpt = False,
+    local_model: LocalModelOpt = None,
+    server_log: ServerLogOpt = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """The main job: ingest reports, then extract their narrative.
@@ -377,6 +420,8 @@ def run(
     stops cleanly (exit 130) and says what was saved.
 
     Example: gkextract run fixtures/reports --db gk.db --mode replay --fixtures fixtures/llm
+
+    Local model: gkextract run fixtures/reports/004_0e1c1bc522329e1b.txt --db gk.db --local-model model.gguf
     """
     settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config, refresh)
     with batch_job(db):
@@ -385,7 +430,8 @@ def run(
         if not database.execute("SELECT 1 FROM reports LIMIT 1").fetchone():
             raise fail("no report could be ingested, so there is nothing to extract", EXIT_FAILURES)
         ids = [r.report_id for r in results if r.report_id] if refresh else None   # --refresh: these reports
-        summary = run_extract(database, settings, review_threshold, fmt, ids, refresh)
+        with _backend(settings, local_model, server_log) as (settings, store):
+            summary = run_extract(database, settings, review_threshold, fmt, ids, refresh, store)
     if summary.failures or any(r.status == "failed" for r in results):
         raise typer.Exit(EXIT_FAILURES)
 

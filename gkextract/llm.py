@@ -38,6 +38,7 @@ from functools import lru_cache
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -91,6 +92,12 @@ class LLMSettings:
     @property
     def deadline(self) -> float:
         return self.section_deadline or 2.5 * self.timeout
+    explicit: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # set by config/env/option
+
+
+def is_local_url(url: str | None) -> bool:
+    """A server on this machine (Ollama, vLLM, llama-server, --local-model) needs no API key."""
+    return bool(url) and (urlsplit(url).hostname or "") in {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 def load_settings(config: Path | None = None, warn: Callable[[str], None] | None = None,
@@ -127,6 +134,7 @@ def load_settings(config: Path | None = None, warn: Callable[[str], None] | None
         if os.environ.get(var):
             values[key] = os.environ[var]
     values.update({k: v for k, v in overrides.items() if v is not None})
+    explicit = frozenset(values)       # what the user set, anywhere: a local server adapts only the rest
     values.setdefault("cache_dir", DEFAULT_CACHE)
     known = set(LLMSettings.__dataclass_fields__)
     unknown = set(values) - known
@@ -143,7 +151,7 @@ def load_settings(config: Path | None = None, warn: Callable[[str], None] | None
             except ValueError:
                 raise ValueError(f"setting {key}: {values[key]!r} is not a valid value") from None
     register_secret(values.get("api_key"))
-    return LLMSettings(**values)
+    return LLMSettings(**values, explicit=explicit)
 
 
 # --- the reply store ---------------------------------------------------------------------
@@ -158,11 +166,12 @@ class ReplyStore:
     """One JSON file per reply under ``root/responses``; only replies that validated are put here."""
 
     def __init__(self, root: Path, source: str = "recorded", imitates_model: str | None = None,
-                 note: str | None = None) -> None:
+                 note: str | None = None, provenance: dict[str, Any] | None = None) -> None:
         self.dir = Path(root) / "responses"
         self.source = source
         self.imitates_model = imitates_model
         self.note = note
+        self.provenance = provenance   # what produced a recorded reply: model file, hash, server parameters
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
@@ -194,6 +203,8 @@ class ReplyStore:
             },
             "response": response,
         }
+        if self.provenance:
+            record["provenance"] = self.provenance
         if self.imitates_model:
             record["imitates_model"] = self.imitates_model
         if self.note:
@@ -374,6 +385,8 @@ def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | Non
     http = httpx.AsyncClient(transport=caching, timeout=settings.timeout,
                              limits=httpx.Limits(max_connections=max(10, settings.concurrency * 2)))
     key = settings.api_key
+    if not key and is_local_url(settings.base_url):
+        key = "local-server-needs-no-key"
     if not key:
         if settings.mode is not Mode.replay:
             raise RuntimeError("no API key: set OPENAI_API_KEY or api_key in the config file "
