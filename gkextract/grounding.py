@@ -89,7 +89,7 @@ FLAG_TEXT = {
 
 # Typographic variants folded before matching (one character for one, so offsets hold).
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "「": '"', "」": '"', "『": '"', "』": '"',
-                       "‘": "'", "’": "'", "《": "<", "》": ">", "〈": "<", "〉": ">",
+                       "‘": '"', "’": '"', "'": '"', "《": "<", "》": ">", "〈": "<", "〉": ">",
                        "—": "-", "–": "-", "－": "-", "―": "-", "·": ".", "・": ".", "•": ".",
                        "。": ".", "，": ",", "、": ","})
 
@@ -517,8 +517,12 @@ def assess_statement(kind: Literal["problem", "improvement"], evidence: str, cat
             flags.append("not_a_measure")
         if measures_from is not None and span.start is not None and span.start < measures_from:
             flags.append("improvement_in_problems_part")
-    if span.start is not None and any(o.start is not None and o.start < span.end and span.start < o.end
-                                      for o in other_spans):
+    shared = span.start is not None and any(o.start is not None and o.start < span.end and span.start < o.end
+                                            for o in other_spans)
+    # A shared quote belongs to the part it lies in: there, the other kind borrowed it.
+    in_own_part = measures_from is not None and span.start is not None and (
+        (span.start < measures_from) == (kind == "problem"))
+    if shared and not in_own_part:
         flags.append("same_quote_as_other_kind")
     opinion = keyword_category(located)
     if opinion and opinion != category and not any(w in located for w in CATEGORY_WORDS.get(category, ())):

@@ -326,3 +326,10 @@ def test_a_number_in_another_platforms_clause_or_a_name_is_not_this_facts():
     assert s in (CORPUS / "02-pingtan-2019.txt").read_text(encoding="utf-8")
     assert flags(fact(42, s, "场次", kind="platform", metric="other", type="new_media")) == []
     assert flags(fact(110, s, "场次", kind="platform", metric="other", type="new_media")) == ["number_bound_elsewhere"]
+
+
+def test_single_quotes_for_double_still_match():
+    g = Grounder(text("001"), (68, 1595))
+    a = assess_fact(fact(1900, "‘印象盐池’微信公众号发布信息 1900 余条", "条", True, kind="platform",
+                         metric="items", type="wechat"), g)
+    assert a.flags == ["quote_normalized"] and a.score == 0.95
