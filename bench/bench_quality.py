@@ -72,6 +72,8 @@ class Item:
     category: str | None = None
     match: str | None = None      # predicted: how grounding located the quote
     score: float | None = None    # predicted: the program's score
+    platform: str | None = None   # platforms: portal, weibo, wechat … (a wrong one makes the fact wrong)
+    flags: str = ""               # predicted: grounding's flags, for the verbose listing
 
 
 @dataclass
@@ -133,7 +135,7 @@ def is_right(p: Item, g: Item) -> tuple[bool, bool]:
     if p.kind in ("problem", "improvement"):
         value = p.category == g.category
     else:
-        value = p.metric == g.metric and same_value(p.value, g.value)
+        value = p.metric == g.metric and same_value(p.value, g.value) and p.platform == g.platform
     return value, overlap(p.evidence, g.evidence) >= OVERLAP
 
 
@@ -171,6 +173,9 @@ def score_section(pred: list[Item], gold: list[Item], threshold: float,
         if right:
             t.right += 1
             t.right_flagged += flagged
+            if misses is not None and flagged:
+                misses.append(f"  ALARM    {describe(p)} (flags {p.flags})\n"
+                              f"        gold: {describe(gold[used_p[i]])}")
         else:
             t.wrong += 1
             t.wrong_flagged += flagged
@@ -185,7 +190,8 @@ def score_section(pred: list[Item], gold: list[Item], threshold: float,
 def gold_items(envelope: dict, section: str) -> list[Item]:
     if section == "overview":
         facts = OverviewFacts.model_validate(envelope["answer"])
-        return [Item(f.kind, f.metric, f.label, f.value, f.evidence) for _, f in flatten_overview(facts)]
+        return [Item(f.kind, f.metric, f.label, f.value, f.evidence, platform=f.attributes.get("type"))
+                for _, f in flatten_overview(facts)]
     answer = ProblemsFacts.model_validate(envelope["answer"])
     return ([Item("problem", evidence=p.evidence, summary=p.summary, category=p.category.value)
              for p in answer.problems]
@@ -196,10 +202,10 @@ def gold_items(envelope: dict, section: str) -> list[Item]:
 def predicted_items(db, extraction_id: int, section: str) -> list[Item]:
     if section == "overview":
         return [Item(r["kind"], r["metric"], r["label"], r["value"], r["evidence"] or "", match=r["match"],
-                     score=r["score"])
+                     score=r["score"], platform=json.loads(r["attributes"]).get("type"), flags=r["flags"])
                 for r in db.query("SELECT * FROM facts WHERE extraction_id = ? ORDER BY id", [extraction_id])]
     return [Item(kind, evidence=r["evidence"], summary=r["summary"], category=r["category"], match=r["match"],
-                 score=r["score"])
+                 score=r["score"], flags=r["flags"])
             for kind, table in (("problem", "problems"), ("improvement", "improvements"))
             for r in db.query(f"SELECT * FROM {table} WHERE extraction_id = ? ORDER BY id", [extraction_id])]
 

@@ -480,20 +480,22 @@ def assess_fact(f: Fact, grounder: Grounder, *, table: TableRef | None = None, r
 
 
 def assess_shared_numbers(facts: Sequence[Fact], assessments: Sequence[Assessment]) -> None:
-    """A number in the text belongs to one fact: others bound to the same occurrence are flagged."""
-    seen: dict[int, int] = {}
-    for i, (f, a) in enumerate(zip(facts, assessments)):
-        if a.bound is None or a.span.start is None:
-            continue
-        key = a.span.start + a.bound.start      # where the number is in the report
-        if key in seen:
-            first = facts[seen[key]]
-            if (first.kind, first.metric, first.label) != (f.kind, f.metric, f.label) \
+    """A number in the text belongs to one fact: of the facts bound to the same
+    occurrence, the one that fits it best (highest score, then first) keeps it;
+    the others, if they claim another measure, are flagged."""
+    by_number: dict[int, list[int]] = {}
+    for i, a in enumerate(assessments):
+        if a.bound is not None and a.span.start is not None:
+            by_number.setdefault(a.span.start + a.bound.start, []).append(i)
+    for claimants in by_number.values():
+        owner = max(claimants, key=lambda i: (assessments[i].score, -i))
+        o = facts[owner]
+        for i in claimants:
+            f, a = facts[i], assessments[i]
+            if i != owner and (o.kind, o.metric, o.label) != (f.kind, f.metric, f.label) \
                     and "number_bound_elsewhere" not in a.flags:
                 a.flags.append("number_bound_elsewhere")
                 a.score = round(max(0.0, a.score - PENALTY["number_bound_elsewhere"]), 3)
-        else:
-            seen[key] = i
 
 
 def assess_statement(kind: Literal["problem", "improvement"], evidence: str, category: str,
