@@ -49,7 +49,7 @@ app = typer.Typer(
          "(政府信息公开工作年度报告): statistical tables by rule, narrative facts by an LLM, "
          "every fact grounded in a quote and scored.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,   # plain click help: rich wrapping cut long words and Chinese at 80 columns
     pretty_exceptions_enable=False,
 )
 
@@ -223,6 +223,7 @@ def ingest(
     One ingest, extract or run at a time per database: a second one waits for
     the first (saying so).  Ctrl-C keeps what was parsed and exits 130.
 
+    \b
     Example: gkextract ingest reports/ --db gk.db
     """
     with batch_job(db):
@@ -236,6 +237,7 @@ def reports(db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = For
             encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh) -> None:
     """List the reports in the database, with region, year, template and failed checks.
 
+    \b
     Example: gkextract reports --db gk.db --format csv
     """
     try:
@@ -259,6 +261,7 @@ def show(
     --format json gives it all as one document (jsonl: on one line); it is no
     table, so there is no CSV: `gkextract export` writes the cells as CSV.
 
+    \b
     Example: gkextract show 3f2a --db gk.db --format json
     """
     _nested_only(fmt, "a report's detail")
@@ -375,10 +378,11 @@ def _sources(*, env: Optional[str] = None, config: Optional[str] = None, default
 
     These options default to None so that the config file and the environment
     can fill them (llm.load_settings), so typer cannot show their defaults:
-    the help says them.  The brackets are escaped: rich markup would swallow them.
+    the help says them, as click shows its own (``[env var: X; default: Y]``).
     """
-    return "".join(f" \\[{label}: {value}]" for label, value in
-                   (("env var", env), ("config", config), ("default", default)) if value)
+    given = [f"{label}: {value}" for label, value in (("env var", env), ("config", config), ("default", default))
+             if value]
+    return f"  [{'; '.join(given)}]"
 
 
 ModelOpt = Annotated[Optional[str], typer.Option(
@@ -405,13 +409,13 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config
 ThresholdOpt = Annotated[Optional[float], typer.Option(
     "--review-threshold", min=0.0, max=1.0,
     help="Store this as the database's review threshold (items scoring below it wait for review); "
-         "it applies when reading, so it can be changed later with `gkextract threshold`." +
-         _sources(default="keep the database's, 0.7 for a new one"))]
+         "it applies when reading, so it can be changed later with `gkextract threshold`."
+         + _sources(default="keep the database's, 0.7 for a new one"))]
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Extract the selected reports again, even sections "
                                           "already done, ignoring saved replies (live or record mode).")]
 LocalModelOpt = Annotated[Optional[Path], typer.Option(
     "--local-model", help="Run this .gguf model on a local llama.cpp server started for the run (needs "
-                          "pip install 'gkextract\\[local]'); concurrency and timeout follow its slots. "
+                          "pip install 'gkextract[local]'); concurrency and timeout follow its slots. "
                           "The model name defaults to the file name without .gguf.")]
 ServerLogOpt = Annotated[Optional[Path], typer.Option("--server-log", help="Append the local server's log to this file.")]
 
@@ -443,6 +447,7 @@ def extract(
     One job at a time per database: a second extract or run waits for the first.
     Ctrl-C stops cleanly (exit 130); rerun the same command to resume.
 
+    \b
     Example: OPENAI_API_KEY=... gkextract extract --db gk.db --model gpt-4o-mini -j 16
     """
     settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config, refresh)
@@ -488,8 +493,10 @@ def run(
     a second run on the same --db waits for the first, saying so.  Ctrl-C
     stops cleanly (exit 130) and says what was saved.
 
+    \b
     Example: gkextract run fixtures/reports --db gk.db --mode replay --fixtures fixtures/llm
 
+    \b
     Local model: gkextract run fixtures/reports/004_0e1c1bc522329e1b.txt --db gk.db --local-model model.gguf
     """
     _nested_only(fmt, "what run did (files ingested, then sections extracted)")
@@ -595,6 +602,7 @@ def problems(
     With --by, count instead: how many reports in each group cite each
     category, and their share of the group's reports.
 
+    \b
     Examples:
       gkextract problems --province 山西 --year 2019 --category policy_interpretation
       gkextract problems --search 政策解读 --format csv
@@ -617,6 +625,7 @@ def improvements(
 ) -> None:
     """Improvement measures the reports plan (改进情况), as reviewed; --by counts like `problems`.
 
+    \b
     Example: gkextract improvements --category staffing_capacity --by year
     """
     _narrative("improvements", db, fmt, Filters(province=province, city=city, county=county, level=level,
@@ -644,6 +653,7 @@ def facts(
 ) -> None:
     """Numbers from the narrative (platforms, training, disclosure, applications, supervision), as reviewed.
 
+    \b
     Examples:
       gkextract facts --kind training --province 山西 --year 2019 --level county
       gkextract facts --platform-type new_media --metric accounts --level county --stats
@@ -678,6 +688,7 @@ def summary(
     checks, the facts with their scores, problems, improvements, and what is
     still flagged for review and why.
 
+    \b
     Example: gkextract summary 004 --db gk.db
     """
     _nested_only(fmt, "a summary")
@@ -715,6 +726,7 @@ def review(
     audit table; the extracted rows are never changed, and the query commands
     show the latest decision (rejected items hidden).
 
+    \b
     Examples:
       gkextract review --db gk.db --province 贵州
       gkextract review --db gk.db --export review.csv   (fill in decision, new_*; then)
@@ -767,6 +779,7 @@ def threshold(
     marked pending in the `*_reviewed` views, and are left out of counts and
     statistics unless --include-flagged.  Any query also takes --below.
 
+    \b
     Example: gkextract threshold 0.8 --db gk.db
     """
     database = existing_db(db)
@@ -791,6 +804,7 @@ def export_command(
     the reviews audit trail.  CSV is UTF-8 with a BOM unless --encoding says
     otherwise, so Excel opens it as it is.  What was written is listed on stderr.
 
+    \b
     Example: gkextract export --db gk.db --out out/ --format jsonl
     """
     database = existing_db(db)
@@ -848,6 +862,7 @@ def issuers_command(
     with who, when and why, and is replayed whenever the issuers are recomputed.
     Reports that name another issuer of their kind are listed as suggestions.
 
+    \b
     Examples:
       gkextract issuers --db gk.db
       gkextract issuers --merge 平潭综合实验区投资促进局 --into 平潭综合实验区国有资产管理局 --note "renamed in 2024"
@@ -887,6 +902,7 @@ def timeline_command(
     jumps).  Problems with 雷同 (near-verbatim) ones marked; last year's promises as
     addressed, repeated or not mentioned.  --format json gives everything, evidence included.
 
+    \b
     Example: gkextract timeline 平潭综合实验区管委会 --db gk.db
     """
     _nested_only(fmt, "a timeline")
@@ -909,6 +925,7 @@ def compare_command(
     each problem with its closest match the other year (雷同 marked), and the promises
     of the first year followed up in the second.
 
+    \b
     Example: gkextract compare 平潭综合实验区管委会 --years 2023,2024 --db gk.db
     """
     try:
@@ -942,6 +959,7 @@ def evaluation_command(
     another issuer's), concreteness (of the problems, 0–1), followup_rate (last year's
     promises addressed).  Empty means not measurable, never zero.
 
+    \b
     Examples:
       gkextract evaluation --db gk.db --sort boilerplate_share --desc
       gkextract evaluation --db gk.db --format csv > evaluation.csv
