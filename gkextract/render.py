@@ -151,7 +151,11 @@ def emit(rows: Sequence[Mapping[str, Any]], fmt: Format, *, columns: Sequence[st
         (err_console if stderr else console).print(table(rows, columns, title))
         return
     buf = io.BytesIO()
-    write_rows(buf, rows, columns, fmt, output.encoding)
+    try:
+        write_rows(buf, rows, columns, fmt, output.encoding)
+    except EncodingError as e:   # a usage error like any other bad option: say so, exit 2, print no data
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+        raise SystemExit(2) from None
     _stdout(buf.getvalue())
 
 
