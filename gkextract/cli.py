@@ -34,7 +34,7 @@ from .queries import (EmptyDatabaseError, Filters, FilterError, NotFoundError, e
                       resolve_report_id)
 from .render import (DEFAULT_ENCODING, EncodingError, ExportFormat, Format, OutputSettings, check_encoding, console,
                      dump_json, emit, err_console, evaluation_for_people, issuers_for_people, items_for_people,
-                     output, print_compare, print_detail, print_summary, print_timeline, reports_for_people)
+                     output, print_compare, print_detail, print_summary, print_timeline, reports_for_people, zh_en)
 from .redact import redact
 from .review import ReviewError, export_queue, import_csv, queue, reviewer_name, run_session
 from .runlock import run_lock
@@ -246,7 +246,7 @@ def reports(db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = For
         raise fail(str(e), EXIT_EMPTY)
     if fmt is Format.table:  # people get a compact view; scripts get every column
         rows = reports_for_people(rows)
-    emit(rows, fmt, title=f"{len(rows)} report(s)")
+    emit(rows, fmt, title=zh_en(f"{len(rows)} 份报告", f"{len(rows)} report(s)"))
 
 
 @app.command()
@@ -559,13 +559,16 @@ def _query_errors() -> Iterator[None]:
         raise fail(str(e), EXIT_USAGE)
 
 
+ITEM_NAMES = {"problems": "问题", "improvements": "改进措施", "facts": "事实"}
+
+
 def _emit_items(database: sqlite_utils.Database, table: str, f: Filters, fmt: Format) -> None:
     """The items as the library API returns them (gkextract.problems …), one row each."""
     rows = [asdict(x) for x in api.ITEM_QUERIES[table](database, f)]
     if fmt is Format.table and not rows:
         err_console.print(f"no {table} match these filters")
     else:
-        emit(items_for_people(rows) if fmt is Format.table else rows, fmt, title=f"{len(rows)} {table}")
+        emit(items_for_people(rows) if fmt is Format.table else rows, fmt, title=zh_en(f"{len(rows)} 条{ITEM_NAMES[table]}", f"{len(rows)} {table}"))
 
 
 def _note_left_out(database: sqlite_utils.Database, table: str, f: Filters) -> None:
@@ -582,7 +585,8 @@ def _narrative(table: str, db: Path, fmt: Format, f: Filters, by: Optional[str])
         if by:
             f = resolve_filters(database, f)
             emit(group_counts(database, table, f, parse_by(table, by)), fmt,
-                 title=f"reports citing {table}, by {by} (share = of the group's extracted reports)")
+                 title=zh_en(f"按 {by} 统计提及{ITEM_NAMES[table]}的报告（占比：占组内已抽取报告的比例）",
+                             f"reports citing {table}, by {by} (share = of the group's extracted reports)"))
             _note_left_out(database, table, f)
         else:
             _emit_items(database, table, f, fmt)
@@ -667,10 +671,10 @@ def facts(
         f = resolve_filters(database, f)
         keys = parse_by("facts", by) if by else []
         if stats:
-            emit(fact_stats(database, f, keys), fmt, title="fact values" + (f" by {by}" if by else ""))
+            emit(fact_stats(database, f, keys), fmt, title=zh_en("事实数值", "fact values") + (f" by {by}" if by else ""))
             _note_left_out(database, "facts", f)
         elif keys:
-            emit(group_counts(database, "facts", f, keys), fmt, title=f"reports stating facts, by {by}")
+            emit(group_counts(database, "facts", f, keys), fmt, title=zh_en(f"按 {by} 统计陈述事实的报告", f"reports stating facts, by {by}"))
             _note_left_out(database, "facts", f)
         else:
             _emit_items(database, "facts", f, fmt)
@@ -883,10 +887,10 @@ def issuers_command(
     if fmt is not Format.table:
         emit(rows, fmt)
         return
-    emit(issuers_for_people(rows), Format.table, title=f"{len(rows)} issuer(s)")
+    emit(issuers_for_people(rows), Format.table, title=zh_en(f"{len(rows)} 个发布机关", f"{len(rows)} issuer(s)"))
     suggestions = list_suggestions(database)
     if suggestions:
-        emit(suggestions, Format.table, title="possibly the same body (merge by hand if so)")
+        emit(suggestions, Format.table, title=zh_en("可能是同一机关（如是，请手动合并）", "possibly the same body (merge by hand if so)"))
 
 
 @app.command("timeline")
@@ -970,7 +974,7 @@ def evaluation_command(
     if fmt is not Format.table:
         emit(rows, fmt, columns=EVALUATION_COLUMNS)
         return
-    emit(evaluation_for_people(rows), Format.table, title=f"evaluation: {len(rows)} report(s)")
+    emit(evaluation_for_people(rows), Format.table, title=zh_en(f"评估：{len(rows)} 份报告", f"evaluation: {len(rows)} report(s)"))
 
 
 if __name__ == "__main__":

@@ -183,6 +183,8 @@ COLUMN_LABELS = {
     "promised": "承诺年度", "next_year": "次年", "figure": "指标", "change": "变化", "similarity": "相似度",
     "near_verbatim": "雷同", "on_time": "按时", "arith": "表内校验", "cross": "跨年校验", "jumps": "异常跳变",
     "problems": "问题数", "boilerplate": "套话占比", "followup": "承诺落实", "name": "名称",
+    "on time": "按时", "applications": "申请 新收/办结/结转", "table checks": "表内校验", "cross-year": "跨年校验",
+    "promises a/r/n": "承诺 落实/重复/未提及", "next_evidence": "次年原文", "named": "所称机关",
 }
 
 

@@ -161,7 +161,7 @@ def test_csv_output(sample_db):
 def test_table_for_people(sample_db):
     res = runner.invoke(app, ["problems", "--province", "宁夏", "--db", str(sample_db)], env=WIDE)
     assert res.exit_code == 0
-    assert "4 problems" in res.stdout
+    assert "4 条问题" in res.stdout   # the title, in the default Chinese
     # the compact region column: province and county (the city only where there is no county)
     assert "盐池县政府办公室" in res.stdout and "宁夏回族自治区 盐池县" in res.stdout
     assert "公开方式创新不足，公开平台拓展有待加强" in res.stdout
