@@ -122,8 +122,8 @@ class Report:
 
 
 @dataclass
-class Problem:
-    """A stated weakness (存在的主要问题), as reviewed: a correction shows, ``review_status`` says which."""
+class _Item:
+    """What every narrative item carries first: its id and its report's issuer, region, level and year."""
 
     id: int
     report_id: str
@@ -133,12 +133,10 @@ class Problem:
     county: str | None
     level: str | None
     year: int | None
+
+
+class _Categorised:
     category: str
-    summary: str
-    evidence: str
-    score: float
-    flags: list[str]
-    review_status: str     # unflagged | pending | accepted | corrected (| rejected, when asked for)
 
     def category_name(self, lang: Lang = Lang.zh) -> str | None:
         """政策解读 for policy_interpretation (``Lang.en``: "policy interpretation")."""
@@ -146,17 +144,21 @@ class Problem:
 
 
 @dataclass
-class Improvement:
+class Problem(_Item, _Categorised):
+    """A stated weakness (存在的主要问题), as reviewed: a correction shows, ``review_status`` says which."""
+
+    category: str
+    summary: str
+    evidence: str
+    score: float
+    flags: list[str]
+    review_status: str     # unflagged | pending | accepted | corrected (| rejected, when asked for)
+
+
+@dataclass
+class Improvement(_Item, _Categorised):
     """A planned measure (改进情况), as reviewed; ``problem_id`` is the problem it answers, when the text says."""
 
-    id: int
-    report_id: str
-    issuer: str | None
-    province: str | None
-    city: str | None
-    county: str | None
-    level: str | None
-    year: int | None
     category: str
     summary: str
     evidence: str
@@ -165,22 +167,11 @@ class Improvement:
     flags: list[str]
     review_status: str
 
-    def category_name(self, lang: Lang = Lang.zh) -> str | None:
-        return category_label(self.category, lang)
-
 
 @dataclass
-class Fact:
+class Fact(_Item):
     """A number from the narrative (platforms, training, disclosure, applications, supervision), as reviewed."""
 
-    id: int
-    report_id: str
-    issuer: str | None
-    province: str | None
-    city: str | None
-    county: str | None
-    level: str | None
-    year: int | None
     kind: str
     metric: str | None
     label: str | None

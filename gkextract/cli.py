@@ -568,7 +568,8 @@ def _emit_items(database: sqlite_utils.Database, table: str, f: Filters, fmt: Fo
     if fmt is Format.table and not rows:
         err_console.print(f"no {table} match these filters")
     else:
-        emit(items_for_people(rows) if fmt is Format.table else rows, fmt, title=zh_en(f"{len(rows)} 条{ITEM_NAMES[table]}", f"{len(rows)} {table}"))
+        emit(items_for_people(rows) if fmt is Format.table else rows, fmt,
+             title=zh_en(f"{len(rows)} 条{ITEM_NAMES[table]}", f"{len(rows)} {table}"))
 
 
 def _note_left_out(database: sqlite_utils.Database, table: str, f: Filters) -> None:
@@ -674,7 +675,8 @@ def facts(
             emit(fact_stats(database, f, keys), fmt, title=zh_en("事实数值", "fact values") + (f" by {by}" if by else ""))
             _note_left_out(database, "facts", f)
         elif keys:
-            emit(group_counts(database, "facts", f, keys), fmt, title=zh_en(f"按 {by} 统计陈述事实的报告", f"reports stating facts, by {by}"))
+            emit(group_counts(database, "facts", f, keys), fmt,
+                 title=zh_en(f"按 {by} 统计陈述事实的报告", f"reports stating facts, by {by}"))
             _note_left_out(database, "facts", f)
         else:
             _emit_items(database, "facts", f, fmt)
@@ -890,7 +892,8 @@ def issuers_command(
     emit(issuers_for_people(rows), Format.table, title=zh_en(f"{len(rows)} 个发布机关", f"{len(rows)} issuer(s)"))
     suggestions = list_suggestions(database)
     if suggestions:
-        emit(suggestions, Format.table, title=zh_en("可能是同一机关（如是，请手动合并）", "possibly the same body (merge by hand if so)"))
+        emit(suggestions, Format.table,
+             title=zh_en("可能是同一机关（如是，请手动合并）", "possibly the same body (merge by hand if so)"))
 
 
 @app.command("timeline")
@@ -974,7 +977,8 @@ def evaluation_command(
     if fmt is not Format.table:
         emit(rows, fmt, columns=EVALUATION_COLUMNS)
         return
-    emit(evaluation_for_people(rows), Format.table, title=zh_en(f"评估：{len(rows)} 份报告", f"evaluation: {len(rows)} report(s)"))
+    emit(evaluation_for_people(rows), Format.table,
+         title=zh_en(f"评估：{len(rows)} 份报告", f"evaluation: {len(rows)} report(s)"))
 
 
 if __name__ == "__main__":

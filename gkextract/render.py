@@ -126,7 +126,8 @@ def write_rows(out: IO[bytes], rows: Iterable[Mapping[str, Any]], columns: Seque
     if fmt.value == "json":
         out.write(b"[")
         for r in rows:
-            out.write(((",\n" if n else "\n") + json.dumps({c: r.get(c) for c in columns}, ensure_ascii=False)).encode())
+            row = json.dumps({c: r.get(c) for c in columns}, ensure_ascii=False)
+            out.write(((",\n" if n else "\n") + row).encode())
             n += 1
         out.write(b"\n]\n" if n else b"]\n")
         return n
@@ -250,15 +251,19 @@ def reports_for_people(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
                  template=r["template"], status=r["status"], failed_checks=r["failed_checks"]) for r in rows]
 
 
+def _heading(r: Mapping[str, Any], title_end: str, *fields: tuple[str, Any]) -> None:
+    """A report's first two lines: issuer, year and id; then its region, level, template and ``fields``."""
+    console.print(f"[bold]{escape(r['issuer'] or zh_en('（发布机关不详）', '(issuer unknown)'))}[/] {r['year'] or ''}  "
+                  f"[dim]{r['id']}[/]{title_end}")
+    pairs = [("region", region_text(r)), ("level", value_label("level", r["level"], output.lang)),
+             ("template", r["template"]), *fields]
+    console.print("   ".join(f"{header(k)}: {escape(str(v)) if v else '—'}" for k, v in pairs))
+
+
 def print_detail(d: Mapping[str, Any]) -> None:
     """`show`: metadata, sections with their spans, the three tables as grids, the checks."""
     r = d["report"]
-    console.print(f"[bold]{escape(r['issuer'] or zh_en('（发布机关不详）', '(issuer unknown)'))}[/] {r['year'] or ''}  "
-                  f"[dim]{r['id']}[/]")
-    console.print(f"{header('region')}: {region_text(r) or '—'}   {header('level')}: "
-                  f"{value_label('level', r['level'], output.lang) or '—'}   {header('template')}: "
-                  f"{r['template'] or '—'}   {header('published')}: {r['publication_date'] or '—'}   "
-                  f"{header('file')}: {escape(r['file_name'])}")
+    _heading(r, "", ("published", r["publication_date"]), ("file", r["file_name"]))
     status_colour = "green" if r["status"] == "complete" else "yellow"
     console.print(f"{header('status')}: [{status_colour}]{r['status']}[/]" +
                   "".join(f"\n  - {escape(p)}" for p in r["problems"]))
@@ -320,12 +325,9 @@ def why_flagged(x: Mapping[str, Any]) -> str:
 def print_summary(d: Mapping[str, Any]) -> None:
     """`summary`: one report on one screen."""
     r = d["report"]
-    console.print(f"[bold]{escape(r['issuer'] or zh_en('（发布机关不详）', '(issuer unknown)'))}[/] {r['year'] or ''}  "
-                  f"[dim]{r['id']}[/]  {escape(r['file_name'])}")
-    console.print(f"{header('region')}: {region_text(r) or '—'}   {header('level')}: "
-                  f"{value_label('level', r['level'], output.lang) or '—'}   {header('template')}: "
-                  f"{r['template'] or '—'}   {header('status')}: {r['status']}"
-                  + "".join(f"\n  - {escape(p)}" for p in r["problems"]))
+    _heading(r, f"  {escape(r['file_name'])}", ("status", r["status"]))
+    for p in r["problems"]:
+        console.print(f"  - {escape(p)}")
     emit(d["table_numbers"], Format.table, columns=["cell", "label", "value", "status"],
          title=zh_en("主要表格数字", "key table numbers"))
     if d["failed_checks"]:
@@ -348,7 +350,8 @@ def print_summary(d: Mapping[str, Any]) -> None:
               for c in d["conflicts"]], Format.table,
              columns=["fact_id", "metric", "text", "table_ref", "table_value", "status"],
              title=zh_en("文字与表格（conflict：不一致；table_unavailable：单元格错位或缺失）",
-                         "text vs. table (conflict: they disagree; table_unavailable: the cell is misaligned or missing)"))
+                         "text vs. table (conflict: they disagree; table_unavailable: the cell is misaligned or "
+                         "missing)"))
     if d["flagged"]:
         emit([{**x, "why": why_flagged(x)} for x in d["flagged"]], Format.table,
              columns=["table", "id", "item", "score", "why"],

@@ -66,4 +66,5 @@ def test_query_commands_do_not_promise_to_create_the_database() -> None:
         out = squash(runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"}).stdout)
         assert "databasefile(createdifmissing)" not in out and "exit3ifthereisnone" in out, name
     for name in ("ingest", "run"):
-        assert "databasefile(createdifmissing)" in squash(runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"}).stdout)
+        out = squash(runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"}).stdout)
+        assert "databasefile(createdifmissing)" in out, name
