@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -21,19 +21,20 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__
-from .explore import (CATEGORY_LABELS, Filters, FilterError, fact_stats, group_counts, left_out, list_items,
-                      parse_by, report_summary, resolve_filters)
+from . import __version__, api
 from . import crossyear
-from .export import ExportFormat, export_db
+from .domain import CATEGORY_LABELS, Lang
 from .ingest import FileResult, IngestInterrupted, ingest_paths
 from .issuers import IssuerError, list_issuers, list_suggestions, record_decision
 from .llm import CallResult, LLMSettings, Mode, ReplyStore, ResponseFormat, is_local_url, load_settings
 from .localserver import LocalServer, LocalServerError, adapt_to_server, server_slots
-from .narrative import ExtractInterrupted, ExtractSummary, extract_reports
-from .query import (EmptyDatabaseError, NotFoundError, ensure_reports, list_reports, report_detail,
-                    resolve_report_id)
-from .render import Format, console, dump_json, emit, err_console
+from .narrative import ExtractInterrupted, ExtractSummary
+from .queries import (EmptyDatabaseError, Filters, FilterError, NotFoundError, ensure_reports, export_db, fact_stats,
+                      group_counts, left_out, parse_by, report_detail, report_summary, resolve_filters,
+                      resolve_report_id)
+from .render import (DEFAULT_ENCODING, EncodingError, ExportFormat, Format, OutputSettings, check_encoding, console,
+                     dump_json, emit, err_console, evaluation_for_people, issuers_for_people, items_for_people,
+                     output, print_compare, print_detail, print_summary, print_timeline, reports_for_people, zh_en)
 from .redact import redact
 from .review import ReviewError, export_queue, import_csv, queue, reviewer_name, run_session
 from .runlock import run_lock
@@ -48,7 +49,7 @@ app = typer.Typer(
          "(政府信息公开工作年度报告): statistical tables by rule, narrative facts by an LLM, "
          "every fact grounded in a quote and scored.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,   # plain click help: rich wrapping cut long words and Chinese at 80 columns
     pretty_exceptions_enable=False,
 )
 
@@ -59,8 +60,39 @@ EXIT_INTERRUPTED = 130
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).",
                                          envvar="GKEXTRACT_DB")]
+ExistingDbOption = Annotated[Path, typer.Option("--db", help="SQLite database file made by `gkextract run` or "
+                                                "`gkextract ingest` (exit 3 if there is none).", envvar="GKEXTRACT_DB")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format: table for people; "
-                                              "json, jsonl or csv for scripts.")]
+                                              "json (one document), jsonl (one row a line) or csv for scripts.")]
+
+
+def _set_lang(value: Lang) -> Lang:
+    output.lang = value
+    return value
+
+
+def _set_encoding(value: str) -> str:
+    try:
+        output.encoding = check_encoding(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    return value
+
+
+LangOption = Annotated[Lang, typer.Option(
+    "--lang", envvar="GKEXTRACT_LANG", callback=_set_lang,
+    help="Labels in tables: zh (类别 政策解读, flags such as 引文未在原文中找到, Chinese column headers) or en. "
+         "JSON and CSV always carry the stable keys (policy_interpretation).")]
+EncodingOption = Annotated[str, typer.Option(
+    "--encoding", envvar="GKEXTRACT_CSV_ENCODING", callback=_set_encoding,
+    help="Encoding of CSV output: utf-8-sig (UTF-8 with a BOM, which Excel on Chinese Windows needs), "
+         "utf-8 (no BOM, for scripts) or gb18030.")]
+
+
+def _nested_only(fmt: Format, what: str) -> None:
+    """A nested record is no table: --format csv says so (exit 2) rather than printing something else."""
+    if fmt is Format.csv:
+        raise fail(f"{what} is one nested record, not a table: use --format json (or jsonl for one line)", EXIT_USAGE)
 
 
 def _version(value: bool) -> None:
@@ -72,7 +104,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
                                                          help="Print the version and exit.")] = None) -> None:
-    pass
+    """Every command starts from the default output settings; its --lang and --encoding then set them."""
+    defaults = OutputSettings()
+    output.lang, output.encoding = defaults.lang, defaults.encoding
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -90,10 +124,12 @@ def database(path: Path) -> sqlite_utils.Database:
 
 def existing_db(path: Path) -> sqlite_utils.Database:
     """Query commands never create a database: a mistyped --db is an error, not an empty file."""
-    if not path.exists():
-        raise fail(f"no database at {path}: run `gkextract ingest PATH... --db FILE` "
-                   "(or `gkextract run PATH... --db FILE`) first", EXIT_EMPTY)
-    return database(path)
+    try:
+        return api.open_database(path, create=False)
+    except FileNotFoundError as e:
+        raise fail(str(e), EXIT_EMPTY)
+    except DatabaseError as e:
+        raise fail(str(e), EXIT_USAGE)
 
 
 @contextmanager
@@ -140,16 +176,20 @@ def run_ingest(db_path: Path, paths: list[Path], fmt: Format) -> list[FileResult
 
         results = ingest_paths(db, paths, on_file=on_file,
                                on_total=lambda n: progress.update(task, total=n))
-    _summarise_ingest(results, fmt)
+    _summarise_ingest(results)
+    if fmt is not Format.table:
+        emit(_ingest_rows(results), fmt)
     return results
 
 
-def _summarise_ingest(results: list[FileResult], fmt: Format) -> None:
-    rows = [dict(file=r.path, status=r.status, report_id=r.report_id, report_status=r.report_status,
+def _ingest_rows(results: list[FileResult]) -> list[dict[str, Any]]:
+    return [dict(file=r.path, status=r.status, report_id=r.report_id, report_status=r.report_status,
                  detail=r.error or "; ".join(r.problems)) for r in results]
-    if fmt is not Format.table:
-        emit(rows, fmt)
-        return
+
+
+def _summarise_ingest(results: list[FileResult]) -> None:
+    """What happened, for people, on stderr (whatever --format puts on stdout)."""
+    rows = _ingest_rows(results)
     counts = Counter(r.status for r in results)
     partial = sum(1 for r in results if r.report_status == "partial")
     err_console.print(
@@ -171,6 +211,7 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Report files (.txt .html .docx .pdf) or folders.")],
     db: DbOption = Path("gkextract.db"),
     fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING,
 ) -> None:
     """Parse reports into the database: sections, metadata, the three tables and their checks.
 
@@ -182,6 +223,7 @@ def ingest(
     One ingest, extract or run at a time per database: a second one waits for
     the first (saying so).  Ctrl-C keeps what was parsed and exits 130.
 
+    \b
     Example: gkextract ingest reports/ --db gk.db
     """
     with batch_job(db):
@@ -191,32 +233,38 @@ def ingest(
 
 
 @app.command()
-def reports(db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table) -> None:
+def reports(db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+            encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh) -> None:
     """List the reports in the database, with region, year, template and failed checks.
 
+    \b
     Example: gkextract reports --db gk.db --format csv
     """
     try:
-        rows = list_reports(existing_db(db))
+        rows = [asdict(r) for r in api.reports(existing_db(db))]
     except EmptyDatabaseError as e:
         raise fail(str(e), EXIT_EMPTY)
     if fmt is Format.table:  # people get a compact view; scripts get every column
-        rows = [dict(id=r["id"][:10], issuer=r["issuer"], year=r["year"], level=r["level"],
-                     region=" ".join(x for x in (r["province"], r["city"], r["county"]) if x),
-                     template=r["template"], status=r["status"], failed_checks=r["failed_checks"]) for r in rows]
-    emit(rows, fmt, title=f"{len(rows)} report(s)")
+        rows = reports_for_people(rows)
+    emit(rows, fmt, title=zh_en(f"{len(rows)} 份报告", f"{len(rows)} report(s)"))
 
 
 @app.command()
 def show(
     report: Annotated[str, typer.Argument(help="Report id, unique id prefix, or file name.")],
-    db: DbOption = Path("gkextract.db"),
+    db: ExistingDbOption = Path("gkextract.db"),
     fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """Show one report: metadata, sections, the three tables and failed checks.
 
+    --format json gives it all as one document (jsonl: on one line); it is no
+    table, so there is no CSV: `gkextract export` writes the cells as CSV.
+
+    \b
     Example: gkextract show 3f2a --db gk.db --format json
     """
+    _nested_only(fmt, "a report's detail")
     database = existing_db(db)
     try:
         rid = resolve_report_id(database, report)
@@ -226,9 +274,9 @@ def show(
         raise fail(str(e), EXIT_USAGE)
     detail = report_detail(database, rid)
     if fmt is not Format.table:
-        dump_json(detail)
+        dump_json(detail, fmt)
         return
-    _print_detail(detail)
+    print_detail(detail)
 
 
 def _llm_settings(model: Optional[str], concurrency: Optional[int], mode: Optional[Mode], cache: Optional[Path],
@@ -282,9 +330,6 @@ def _backend(settings: LLMSettings, local_model: Optional[Path],
 def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: Optional[float], fmt: Format,
                 report_ids: Optional[list[str]] = None, refresh: bool = False,
                 store: Optional[ReplyStore] = None) -> ExtractSummary:
-    if threshold is not None:
-        set_review_threshold(database, threshold)
-    threshold = review_threshold(database)
     with _progress() as progress:
         task = progress.add_task(f"extract ({settings.mode.value})", total=None, current="")
 
@@ -292,23 +337,31 @@ def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshol
             progress.update(task, advance=1, current=f"{rid[:8]} {section} {res.status}")
 
         try:
-            summary = extract_reports(database, settings, report_ids=report_ids, threshold=threshold,
+            summary = api.extract(database, settings, report_ids=report_ids, threshold=threshold,
                                       refresh=refresh, store=store,
                                       on_total=lambda n: progress.update(task, total=n), on_done=on_done)
         except RuntimeError as e:  # no API key
             raise fail(str(e), EXIT_USAGE)
-    _summarise_extract(summary, fmt)
+    _summarise_extract(summary)
+    if fmt is not Format.table:
+        emit([_extract_row(summary)], fmt)
     return summary
 
 
-def _summarise_extract(s: ExtractSummary, fmt: Format) -> None:
-    numbers = dict(reports=s.reports, sections=s.sections, already_done=s.already_done, calls=s.calls,
-                   cache_hits=s.cache_hits, retries=s.retries, reasks=s.reasks, prompt_tokens=s.prompt_tokens,
-                   completion_tokens=s.completion_tokens, facts=s.facts, problems=s.problems,
-                   improvements=s.improvements, flagged=s.flagged, failures=len(s.failures))
-    if fmt is not Format.table:
-        emit([dict(numbers, failed=s.failures)], fmt)
-        return
+def _extract_numbers(s: ExtractSummary) -> dict[str, int]:
+    return dict(reports=s.reports, sections=s.sections, already_done=s.already_done, calls=s.calls,
+                cache_hits=s.cache_hits, retries=s.retries, reasks=s.reasks, prompt_tokens=s.prompt_tokens,
+                completion_tokens=s.completion_tokens, facts=s.facts, problems=s.problems,
+                improvements=s.improvements, flagged=s.flagged, failures=len(s.failures))
+
+
+def _extract_row(s: ExtractSummary) -> dict[str, Any]:
+    return dict(_extract_numbers(s), failed=s.failures)
+
+
+def _summarise_extract(s: ExtractSummary) -> None:
+    """What the extraction did, for people, on stderr (whatever --format puts on stdout)."""
+    numbers = _extract_numbers(s)
     t = Table("extract", "", header_style="bold", title="narrative extraction")
     for k, v in numbers.items():
         t.add_row(k.replace("_", " "), f"[red]{v}[/]" if k == "failures" and v else str(v))
@@ -320,40 +373,56 @@ def _summarise_extract(s: ExtractSummary, fmt: Format) -> None:
         err_console.print(ft)
 
 
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model name [env GKEXTRACT_MODEL; default gpt-4o-mini].")]
-ConcurrencyOpt = Annotated[Optional[int], typer.Option("--concurrency", "-j", min=1,
-                                                        help="Requests in flight [env GKEXTRACT_CONCURRENCY; default 8].")]
+def _sources(*, env: Optional[str] = None, config: Optional[str] = None, default: Optional[str] = None) -> str:
+    """Where an option's value comes from when it is not given, in typer's own style.
+
+    These options default to None so that the config file and the environment
+    can fill them (llm.load_settings), so typer cannot show their defaults:
+    the help says them, as click shows its own (``[env var: X; default: Y]``).
+    """
+    given = [f"{label}: {value}" for label, value in (("env var", env), ("config", config), ("default", default))
+             if value]
+    return f"  [{'; '.join(given)}]"
+
+
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", help="Model name." + _sources(env="GKEXTRACT_MODEL", config="model", default="gpt-4o-mini"))]
+ConcurrencyOpt = Annotated[Optional[int], typer.Option(
+    "--concurrency", "-j", min=1, help="Requests in flight." + _sources(env="GKEXTRACT_CONCURRENCY",
+                                                                        config="concurrency", default="8"))]
 ModeOpt = Annotated[Optional[Mode], typer.Option("--mode", help="live: call the API (saved replies are a cache); "
                                                  "record: call and save every reply; replay: saved replies only, "
-                                                 "no network [config mode; default live].")]
-CacheOpt = Annotated[Optional[Path], typer.Option("--fixtures", "--cache", help="Folder of saved replies "
-                                                  "[config cache_dir; env GKEXTRACT_CACHE; "
-                                                  "default ~/.cache/gkextract/llm].")]
+                                                 "no network." + _sources(config="mode", default="live"))]
+CacheOpt = Annotated[Optional[Path], typer.Option("--fixtures", "--cache", help="Folder of saved replies." + _sources(
+    env="GKEXTRACT_CACHE", config="cache_dir", default="~/.cache/gkextract/llm"))]
 FormatOptLLM = Annotated[Optional[ResponseFormat], typer.Option(
     "--response-format", help="json_schema (strict structured outputs) or json_object for servers without it, "
-                              "e.g. DeepSeek [env GKEXTRACT_RESPONSE_FORMAT].")]
-BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint "
-                                                   "[env OPENAI_BASE_URL]. The API key is read only from "
-                                                   "OPENAI_API_KEY or the config file.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config file "
-                                                   "[default ~/.config/gkextract/config.toml].")]
+                              "e.g. DeepSeek." + _sources(env="GKEXTRACT_RESPONSE_FORMAT", config="response_format",
+                                                          default="json_schema"))]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(
+    "--base-url", help="OpenAI-compatible endpoint (DeepSeek, DashScope, vLLM, Ollama, llama.cpp). The API key "
+                       "is read only from OPENAI_API_KEY or the config file; a server on this machine "
+                       "(localhost, 127.0.0.1) needs none." + _sources(env="OPENAI_BASE_URL", config="base_url",
+                                                                         default="the OpenAI API"))]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config file." + _sources(
+    env="GKEXTRACT_CONFIG", default="~/.config/gkextract/config.toml"))]
 ThresholdOpt = Annotated[Optional[float], typer.Option(
     "--review-threshold", min=0.0, max=1.0,
     help="Store this as the database's review threshold (items scoring below it wait for review); "
-         "it applies when reading, so it can be changed later with `gkextract threshold` [default: keep "
-         "the database's, 0.7 for a new one].")]
+         "it applies when reading, so it can be changed later with `gkextract threshold`."
+         + _sources(default="keep the database's, 0.7 for a new one"))]
 RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Extract the selected reports again, even sections "
                                           "already done, ignoring saved replies (live or record mode).")]
 LocalModelOpt = Annotated[Optional[Path], typer.Option(
     "--local-model", help="Run this .gguf model on a local llama.cpp server started for the run (needs "
-                          "pip install 'gkextract\\[local]'); concurrency and timeout follow its slots. "
+                          "pip install 'gkextract[local]'); concurrency and timeout follow its slots. "
                           "The model name defaults to the file name without .gguf.")]
 ServerLogOpt = Annotated[Optional[Path], typer.Option("--server-log", help="Append the local server's log to this file.")]
 
 
 @app.command()
 def extract(
-    db: DbOption = Path("gkextract.db"),
+    db: ExistingDbOption = Path("gkextract.db"),
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     mode: ModeOpt = None,
@@ -367,6 +436,7 @@ def extract(
     local_model: LocalModelOpt = None,
     server_log: ServerLogOpt = None,
     fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING,
 ) -> None:
     """Extract facts, problems and improvements from the narrative sections with an LLM.
 
@@ -377,6 +447,7 @@ def extract(
     One job at a time per database: a second extract or run waits for the first.
     Ctrl-C stops cleanly (exit 130); rerun the same command to resume.
 
+    \b
     Example: OPENAI_API_KEY=... gkextract extract --db gk.db --model gpt-4o-mini -j 16
     """
     settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config, refresh)
@@ -409,7 +480,10 @@ def run(
     refresh: RefreshOpt = False,
     local_model: LocalModelOpt = None,
     server_log: ServerLogOpt = None,
-    fmt: FormatOption = Format.table,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format: table for people; json (one "
+                                        "document: the files ingested and the extraction summary) or jsonl (that "
+                                        "document on one line) for scripts; for CSV use ingest and extract.")
+                   ] = Format.table,
 ) -> None:
     """The main job: ingest reports, then extract their narrative.
 
@@ -419,71 +493,26 @@ def run(
     a second run on the same --db waits for the first, saying so.  Ctrl-C
     stops cleanly (exit 130) and says what was saved.
 
+    \b
     Example: gkextract run fixtures/reports --db gk.db --mode replay --fixtures fixtures/llm
 
+    \b
     Local model: gkextract run fixtures/reports/004_0e1c1bc522329e1b.txt --db gk.db --local-model model.gguf
     """
+    _nested_only(fmt, "what run did (files ingested, then sections extracted)")
     settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config, refresh)
     with batch_job(db):
-        results = run_ingest(db, paths, fmt)
+        results = run_ingest(db, paths, Format.table)
         database = open_db(db)
         if not database.execute("SELECT 1 FROM reports LIMIT 1").fetchone():
             raise fail("no report could be ingested, so there is nothing to extract", EXIT_FAILURES)
         ids = [r.report_id for r in results if r.report_id] if refresh else None   # --refresh: these reports
         with _backend(settings, local_model, server_log) as (settings, store):
-            summary = run_extract(database, settings, review_threshold, fmt, ids, refresh, store)
+            summary = run_extract(database, settings, review_threshold, Format.table, ids, refresh, store)
+    if fmt is not Format.table:   # one document for both steps; their summaries went to stderr
+        dump_json({"ingest": _ingest_rows(results), "extract": _extract_row(summary)}, fmt)
     if summary.failures or any(r.status == "failed" for r in results):
         raise typer.Exit(EXIT_FAILURES)
-
-
-def _print_detail(d: dict) -> None:
-    r = d["report"]
-    region = " ".join(x for x in (r["province"], r["city"], r["county"]) if x) or "—"
-    console.print(f"[bold]{r['issuer'] or '(issuer unknown)'}[/] {r['year'] or ''}  [dim]{r['id']}[/]")
-    console.print(f"region: {region}   level: {r['level'] or '—'}   template: {r['template'] or '—'}   "
-                  f"published: {r['publication_date'] or '—'}   file: {r['file_name']}")
-    status_colour = "green" if r["status"] == "complete" else "yellow"
-    console.print(f"status: [{status_colour}]{r['status']}[/]" +
-                  ("".join(f"\n  - {p}" for p in r["problems"])))
-    emit([dict(part=s["kind"], status=s["status"], heading=s["heading"], span=(
-        f"{s['span_start']}–{s['span_end']}" if s["span_start"] is not None else None), chars=s["n_chars"])
-        for s in d["sections"]], Format.table, title="sections")
-    for t in d["tables"]:
-        cols: list[str] = []
-        for row in t["rows"]:
-            for c in row["cells"]:
-                if c["col_label"] not in cols:
-                    cols.append(c["col_label"])
-        grid = Table(title=f"{t['table_key']} — {t['status']} ({t['layout'] or 'no layout'}, "
-                     f"template {t['template'] or '—'})", header_style="bold")
-        grid.add_column("row")
-        for c in cols:
-            grid.add_column(c, justify="right")
-        grid.add_column("raw cells (misaligned rows)")
-        for row in t["rows"]:
-            values = {c["col_label"]: c for c in row["cells"]}
-            cells = []
-            for c in cols:
-                cell = values.get(c)
-                if cell is None:
-                    cells.append("")
-                elif cell["value"] is None:
-                    cells.append(f"[dim]{cell['status']}[/]")
-                else:
-                    v = cell["value"]
-                    cells.append(f"{v:g}" if isinstance(v, float) else str(v))
-            raw = " | ".join(row["raw_cells"]) if row["status"] == "misaligned" else ""
-            label = row["label"] or row["row_key"]
-            style = {"misaligned": "[yellow]", "missing": "[dim]"}.get(row["status"], "")
-            grid.add_row(f"{style}{label[:30]}", *cells, raw)
-        console.print(grid)
-    failed = [c for c in d["checks"] if c["status"] == "fail"]
-    skipped = sum(1 for c in d["checks"] if c["status"] == "skipped")
-    passed = sum(1 for c in d["checks"] if c["status"] == "pass")
-    console.print(f"checks: [green]{passed} pass[/], [red]{len(failed)} fail[/], {skipped} skipped")
-    if failed:
-        emit([dict(check=c["check_id"], rule=c["rule"], expected=c["expected"], actual=c["actual"],
-                   reason=c["reason"]) for c in failed], Format.table, title="failed checks")
 
 
 # --- the narrative, as reviewed: problems, improvements, facts, summary, review, export ----
@@ -512,7 +541,8 @@ IncludeRejectedOpt = Annotated[bool, typer.Option("--include-rejected",
                                                   help="Also show items a reviewer rejected.")]
 BelowOpt = Annotated[Optional[float], typer.Option(
     "--below", min=0.0, max=1.0, help="Review threshold for this command: undecided items scoring below it "
-                                      "count as flagged [default: the database's, see `gkextract threshold`].")]
+                                      "count as flagged." + _sources(default="the database's, see `gkextract "
+                                                                             "threshold`"))]
 IncludeFlaggedOpt = Annotated[bool, typer.Option(
     "--include-flagged", help="Counts and statistics (--by, --stats) also count items still waiting for "
                               "review; by default they are left out, and the output says how many.")]
@@ -529,28 +559,17 @@ def _query_errors() -> Iterator[None]:
         raise fail(str(e), EXIT_USAGE)
 
 
-def _for_people(rows: list[dict]) -> list[dict]:
-    """A compact view for the terminal; scripts get every column apart (--format csv/json)."""
-    out = []
-    for r in rows:
-        row = {"id": r["id"], "issuer": r["issuer"],
-               "region": " ".join(x for x in (r["province"], r["county"] or r["city"]) if x), "year": r["year"]}
-        if "kind" in r:  # a fact
-            value = r["value"]
-            shown = None if value is None else f"{'≈' if r.get('approximate') else ''}{value:g} {r.get('unit') or ''}"
-            row.update(kind=r["kind"], metric=r["metric"], label=r["label"], value=shown)
-        else:
-            row.update(category=r["category"], summary=r["summary"])
-        row.update(score=r["score"], review=r["review_status"], evidence=r["evidence"])
-        out.append(row)
-    return out
+ITEM_NAMES = {"problems": "问题", "improvements": "改进措施", "facts": "事实"}
 
 
-def _emit_items(rows: list[dict], fmt: Format, what: str) -> None:
+def _emit_items(database: sqlite_utils.Database, table: str, f: Filters, fmt: Format) -> None:
+    """The items as the library API returns them (gkextract.problems …), one row each."""
+    rows = [asdict(x) for x in api.ITEM_QUERIES[table](database, f)]
     if fmt is Format.table and not rows:
-        err_console.print(f"no {what} match these filters")
+        err_console.print(f"no {table} match these filters")
     else:
-        emit(_for_people(rows) if fmt is Format.table else rows, fmt, title=f"{len(rows)} {what}")
+        emit(items_for_people(rows) if fmt is Format.table else rows, fmt,
+             title=zh_en(f"{len(rows)} 条{ITEM_NAMES[table]}", f"{len(rows)} {table}"))
 
 
 def _note_left_out(database: sqlite_utils.Database, table: str, f: Filters) -> None:
@@ -564,13 +583,14 @@ def _note_left_out(database: sqlite_utils.Database, table: str, f: Filters) -> N
 def _narrative(table: str, db: Path, fmt: Format, f: Filters, by: Optional[str]) -> None:
     database = existing_db(db)
     with _query_errors():
-        f = resolve_filters(database, f)
         if by:
+            f = resolve_filters(database, f)
             emit(group_counts(database, table, f, parse_by(table, by)), fmt,
-                 title=f"reports citing {table}, by {by} (share = of the group's extracted reports)")
+                 title=zh_en(f"按 {by} 统计提及{ITEM_NAMES[table]}的报告（占比：占组内已抽取报告的比例）",
+                             f"reports citing {table}, by {by} (share = of the group's extracted reports)"))
             _note_left_out(database, table, f)
         else:
-            _emit_items(list_items(database, table, f), fmt, table)
+            _emit_items(database, table, f, fmt)
 
 
 @app.command()
@@ -579,13 +599,15 @@ def problems(
     year: YearOpt = None, issuer: IssuerOpt = None, category: CategoryOpt = None, search: SearchOpt = None,
     by: ByOpt = None, include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
     include_flagged: IncludeFlaggedOpt = False,
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh,
 ) -> None:
     """Problems the reports state (存在的主要问题), as reviewed, with their evidence.
 
     With --by, count instead: how many reports in each group cite each
     category, and their share of the group's reports.
 
+    \b
     Examples:
       gkextract problems --province 山西 --year 2019 --category policy_interpretation
       gkextract problems --search 政策解读 --format csv
@@ -603,10 +625,12 @@ def improvements(
     year: YearOpt = None, issuer: IssuerOpt = None, category: CategoryOpt = None, search: SearchOpt = None,
     by: ByOpt = None, include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
     include_flagged: IncludeFlaggedOpt = False,
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh,
 ) -> None:
     """Improvement measures the reports plan (改进情况), as reviewed; --by counts like `problems`.
 
+    \b
     Example: gkextract improvements --category staffing_capacity --by year
     """
     _narrative("improvements", db, fmt, Filters(province=province, city=city, county=county, level=level,
@@ -629,10 +653,12 @@ def facts(
                                                         "(and per kind, metric and unit).")] = False,
     include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
     include_flagged: IncludeFlaggedOpt = False,
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh,
 ) -> None:
     """Numbers from the narrative (platforms, training, disclosure, applications, supervision), as reviewed.
 
+    \b
     Examples:
       gkextract facts --kind training --province 山西 --year 2019 --level county
       gkextract facts --platform-type new_media --metric accounts --level county --stats
@@ -646,20 +672,21 @@ def facts(
         f = resolve_filters(database, f)
         keys = parse_by("facts", by) if by else []
         if stats:
-            emit(fact_stats(database, f, keys), fmt, title="fact values" + (f" by {by}" if by else ""))
+            emit(fact_stats(database, f, keys), fmt, title=zh_en("事实数值", "fact values") + (f" by {by}" if by else ""))
             _note_left_out(database, "facts", f)
         elif keys:
-            emit(group_counts(database, "facts", f, keys), fmt, title=f"reports stating facts, by {by}")
+            emit(group_counts(database, "facts", f, keys), fmt,
+                 title=zh_en(f"按 {by} 统计陈述事实的报告", f"reports stating facts, by {by}"))
             _note_left_out(database, "facts", f)
         else:
-            _emit_items(list_items(database, "facts", f), fmt, "facts")
+            _emit_items(database, "facts", f, fmt)
 
 
 @app.command()
 def summary(
     report: Annotated[str, typer.Argument(help="Report id, unique id prefix, or file name prefix.")],
     include_rejected: IncludeRejectedOpt = False, below: BelowOpt = None,
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table, lang: LangOption = Lang.zh,
 ) -> None:
     """One report on one screen: metadata, table numbers, failed checks, narrative, flags.
 
@@ -667,43 +694,17 @@ def summary(
     checks, the facts with their scores, problems, improvements, and what is
     still flagged for review and why.
 
+    \b
     Example: gkextract summary 004 --db gk.db
     """
-    if fmt is Format.csv:
-        raise fail("a summary is one nested record: use --format json", EXIT_USAGE)
+    _nested_only(fmt, "a summary")
     database = existing_db(db)
     with _query_errors():
         d = report_summary(database, report, include_rejected, below)
     if fmt is not Format.table:
-        dump_json(d)
+        dump_json(d, fmt)
         return
-    r = d["report"]
-    region = " ".join(x for x in (r["province"], r["city"], r["county"]) if x) or "—"
-    console.print(f"[bold]{escape(r['issuer'] or '(issuer unknown)')}[/] {r['year'] or ''}  [dim]{r['id']}[/]  "
-                  f"{escape(r['file_name'])}")
-    console.print(f"region: {region}   level: {r['level'] or '—'}   template: {r['template'] or '—'}   "
-                  f"status: {r['status']}" + "".join(f"\n  - {escape(p)}" for p in r["problems"]))
-    emit(d["table_numbers"], Format.table, columns=["cell", "label", "value", "status"], title="key table numbers")
-    if d["failed_checks"]:
-        emit(d["failed_checks"], Format.table, title="failed checks")
-    if not d["extractions"]:
-        console.print("narrative: not extracted yet (run `gkextract extract`)")
-    for e in d["extractions"]:
-        if e["status"] != "ok":
-            console.print(f"[yellow]{e['section']} extraction {e['status']}[/]: {escape(e['error'] or '')}")
-    for table, cols in (("facts", ["id", "kind", "metric", "label", "value", "unit", "score", "review_status"]),
-                        ("problems", ["id", "category", "summary", "score", "review_status"]),
-                        ("improvements", ["id", "category", "summary", "problem_id", "score", "review_status"])):
-        if d[table]:
-            emit(d[table], Format.table, columns=cols, title=table)
-    if d["conflicts"]:
-        emit([{**c, "text": f"{c['text_value']:g}{c['unit'] or ''}" if c["text_value"] is not None else None}
-              for c in d["conflicts"]], Format.table,
-             columns=["fact_id", "metric", "text", "table_ref", "table_value", "status"],
-             title="text vs. table (conflict: they disagree; table_unavailable: the cell is misaligned or missing)")
-    if d["flagged"]:
-        emit([{**x, "why": " ".join(x["why"])} for x in d["flagged"]], Format.table,
-             title=f"flagged for review below {d['review_threshold']:g} (gkextract review)")
+    print_summary(d)
 
 
 @app.command()
@@ -721,7 +722,8 @@ def review(
     everything: Annotated[bool, typer.Option("--all", help="Every item, not only the flagged ones "
                                                            "nobody has decided on.")] = False,
     below: BelowOpt = None,
-    db: DbOption = Path("gkextract.db"),
+    db: ExistingDbOption = Path("gkextract.db"),
+    encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh,
 ) -> None:
     """Review flagged extractions, lowest score first: accept, correct or reject.
 
@@ -730,6 +732,7 @@ def review(
     audit table; the extracted rows are never changed, and the query commands
     show the latest decision (rejected items hidden).
 
+    \b
     Examples:
       gkextract review --db gk.db --province 贵州
       gkextract review --db gk.db --export review.csv   (fill in decision, new_*; then)
@@ -744,8 +747,8 @@ def review(
             result = import_csv(database, import_from, who)
             for message in result.errors:
                 err_console.print(f"[red]rejected[/] {escape(message)}")
-            console.print(f"{result.applied} decision(s) applied, {result.unchanged} already recorded, "
-                          f"{result.blank} row(s) without a decision, {len(result.errors)} rejected")
+            err_console.print(f"{result.applied} decision(s) applied, {result.unchanged} already recorded, "
+                              f"{result.blank} row(s) without a decision, {len(result.errors)} rejected")
             if result.errors:
                 raise typer.Exit(EXIT_FAILURES)
             return
@@ -753,15 +756,19 @@ def review(
                                               issuer=issuer, report=report, category=category, kind=kind,
                                               metric=metric, below=below))
         if export_to:
-            console.print(f"wrote {export_queue(database, export_to, f, everything)} item(s) to {export_to}")
+            try:
+                n = export_queue(database, export_to, f, everything, output.encoding, output.lang)
+            except (EncodingError, OSError) as e:
+                raise fail(str(e), EXIT_USAGE)
+            err_console.print(f"wrote {n} item(s) to {export_to}")
             return
         items = queue(database, f, everything)
     if not items:
-        console.print("nothing to review: no flagged item is waiting for a decision")
+        err_console.print("nothing to review: no flagged item is waiting for a decision")
         return
-    done = run_session(database, items, who, console)
+    done = run_session(database, items, who, console, lang=output.lang)
     left = len(queue(database, f))
-    console.print(f"recorded {sum(done.values())} decision(s) "
+    err_console.print(f"recorded {sum(done.values())} decision(s) "
                   f"({', '.join(f'{n} {d}' for d, n in done.items()) or 'none'}); {left} left in the queue")
 
 
@@ -769,7 +776,7 @@ def review(
 def threshold(
     value: Annotated[Optional[float], typer.Argument(min=0.0, max=1.0, help="New review threshold (0–1); "
                                                                             "omit to show the current one.")] = None,
-    db: DbOption = Path("gkextract.db"),
+    db: ExistingDbOption = Path("gkextract.db"),
 ) -> None:
     """Show or set the database's review threshold.
 
@@ -778,6 +785,7 @@ def threshold(
     marked pending in the `*_reviewed` views, and are left out of counts and
     statistics unless --include-flagged.  Any query also takes --below.
 
+    \b
     Example: gkextract threshold 0.8 --db gk.db
     """
     database = existing_db(db)
@@ -789,22 +797,29 @@ def threshold(
 @app.command("export")
 def export_command(
     out: Annotated[Path, typer.Option("--out", help="Directory for the files (created if missing).")],
-    db: DbOption = Path("gkextract.db"),
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or jsonl.")] = ExportFormat.csv,
+    db: ExistingDbOption = Path("gkextract.db"),
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="File format: csv, jsonl (one row a line) or "
+                                                                     "json (one array a file).")] = ExportFormat.csv,
     include_rejected: IncludeRejectedOpt = False,
+    encoding: EncodingOption = DEFAULT_ENCODING,
 ) -> None:
-    """Write each table to a file (CSV or JSON Lines), with review decisions applied.
+    """Write each table to a file (CSV, JSON Lines or JSON), with review decisions applied.
 
     Files: reports (without their text), table_cells, checks, facts, problems,
     improvements (each with its report's region, level, year and issuer) and
-    the reviews audit trail.
+    the reviews audit trail.  CSV is UTF-8 with a BOM unless --encoding says
+    otherwise, so Excel opens it as it is.  What was written is listed on stderr.
 
+    \b
     Example: gkextract export --db gk.db --out out/ --format jsonl
     """
     database = existing_db(db)
     with _query_errors():
-        written = export_db(database, out, fmt, include_rejected)
-    emit(written, Format.table, title=f"wrote {len(written)} files to {out}")
+        try:
+            written = export_db(database, out, fmt, include_rejected, output.encoding)
+        except (EncodingError, OSError) as e:
+            raise fail(str(e), EXIT_USAGE)
+    emit(written, Format.table, title=f"wrote {len(written)} files to {out}", stderr=True)
 
 
 # --- across years: issuers, timeline, compare, evaluation ---------------------------------------
@@ -842,7 +857,8 @@ def issuers_command(
     note: Annotated[Optional[str], typer.Option("--note", help="Why, for the audit trail.")] = None,
     reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Your name in the audit trail "
                                                                        "(default: $USER).")] = None,
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh,
 ) -> None:
     """Issuing bodies across years: names matched by rule, aliases, level, region and years.
 
@@ -852,6 +868,7 @@ def issuers_command(
     with who, when and why, and is replayed whenever the issuers are recomputed.
     Reports that name another issuer of their kind are listed as suggestions.
 
+    \b
     Examples:
       gkextract issuers --db gk.db
       gkextract issuers --merge 平潭综合实验区投资促进局 --into 平潭综合实验区国有资产管理局 --note "renamed in 2024"
@@ -872,30 +889,17 @@ def issuers_command(
     if fmt is not Format.table:
         emit(rows, fmt)
         return
-    emit([dict(issuer=r["name"], level=r["level"], region=" ".join(x for x in (r["province"], r["city"], r["county"])
-                                                                  if x), years=r["years"], reports=r["reports"],
-               aliases="; ".join(f"{a['alias']} ({a['how']}: {a['evidence']})" for a in r["aliases"]) or None)
-          for r in rows], Format.table, title=f"{len(rows)} issuer(s)")
+    emit(issuers_for_people(rows), Format.table, title=zh_en(f"{len(rows)} 个发布机关", f"{len(rows)} issuer(s)"))
     suggestions = list_suggestions(database)
     if suggestions:
-        emit(suggestions, Format.table, title="possibly the same body (merge by hand if so)")
-
-
-def _count_text(counts: dict[str, int]) -> str:
-    if not counts:
-        return "—"
-    bad = [f"{counts[k]} {k}" for k in ("fail", "suspicious") if counts.get(k)]
-    return " · ".join(bad) if bad else "ok"
-
-
-def _n(v: Any) -> str:
-    return "—" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+        emit(suggestions, Format.table,
+             title=zh_en("可能是同一机关（如是，请手动合并）", "possibly the same body (merge by hand if so)"))
 
 
 @app.command("timeline")
 def timeline_command(
     issuer: Annotated[str, typer.Argument(help="Issuer: a name, an alias or a unique part of one.")],
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table, lang: LangOption = Lang.zh,
 ) -> None:
     """One issuer year by year: publication on time, key figures, checks, problems, promises kept.
 
@@ -905,95 +909,44 @@ def timeline_command(
     jumps).  Problems with 雷同 (near-verbatim) ones marked; last year's promises as
     addressed, repeated or not mentioned.  --format json gives everything, evidence included.
 
+    \b
     Example: gkextract timeline 平潭综合实验区管委会 --db gk.db
     """
-    if fmt is Format.csv:
-        raise fail("a timeline is nested: use --format json", EXIT_USAGE)
+    _nested_only(fmt, "a timeline")
     database = _across_years(db)
     with _issuer_errors():
         t = timeline_of(database, issuer)
     if fmt is not Format.table:
-        dump_json(t)
+        dump_json(t, fmt)
         return
-    iss = t["issuer"]
-    console.print(f"[bold]{escape(iss['name'])}[/]  {iss['level'] or '—'}  "
-                  f"{' '.join(x for x in (iss['province'], iss['city'], iss['county']) if x)}")
-    for a in iss["aliases"]:
-        console.print(f"  also: {escape(a['alias'])} ({a['how']}: {escape(a['evidence'] or '')})")
-    rows = []
-    for y in t["years"]:
-        f, follow, cross = y["figures"], y["followup_of_last_year"], y["checks"]["crossyear"]
-        lawsuits = None if f["lawsuits_direct"] is None else f["lawsuits_direct"] + (f["lawsuits_after_review"] or 0)
-        rows.append({
-            "year": y["year"], "published": y["published"], "on time": y["on_time"],
-            "applications": f"{_n(f['applications'])}/{_n(f['handled'])}/{_n(f['carried_forward'])}",
-            "复议/诉讼": f"{_n(f['reviews'])}/{_n(lawsuits)}", "规范性文件": _n(f["normative_documents"]),
-            "table checks": _count_text(y["checks"]["report"]),
-            "cross-year": "no prior year" if y["previous_year_missing"] else (
-                _count_text(cross) if set(cross) - {"skipped"} else "skipped" if cross else "—"),
-            "problems": "—" if y["narrative_report"] is None else len(y["problems"]),
-            "雷同": "—" if y["narrative_report"] is None else y["near_verbatim"],
-            "concrete": y["concreteness"],
-            "promises a/r/n": "—" if not follow else "/".join(str(follow.get(k, 0)) for k in
-                                                            ("addressed", "repeated", "not_mentioned")),
-        })
-    emit(rows, Format.table, title="timeline")
-    console.print("applications: new/handled/carried forward (table 三) · 复议/诉讼: totals (table 四) · "
-                  "规范性文件: published (2019 template) or in force (2021) · promises: last year's, "
-                  "addressed/repeated/not mentioned", style="dim")
-    problems = [dict(year=y["year"], category=p["category"], problem=p["evidence"], concrete=p["concreteness"],
-                     雷同="; ".join(f"{m['other_report']} ({m['score']})" for m in p["near_verbatim"]) or None)
-                for y in t["years"] for p in y["problems"]]
-    if problems:
-        emit(problems, Format.table, title="stated problems")
-    promises = [dict(promised=y["year"] - 1, status=f["status"], promise=f["evidence"],
-                     next_year=f["next_evidence"]) for y in t["years"] for f in y["followups"]]
-    if promises:
-        emit(promises, Format.table, title="last year's promises, followed up")
+    print_timeline(t)
 
 
 @app.command("compare")
 def compare_command(
     issuer: Annotated[str, typer.Argument(help="Issuer: a name, an alias or a unique part of one.")],
     years: Annotated[str, typer.Option("--years", help="Two statistical years, comma-separated: 2023,2024.")],
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table, lang: LangOption = Lang.zh,
 ) -> None:
     """Two years of one issuer side by side: figures and their change, failed checks,
     each problem with its closest match the other year (雷同 marked), and the promises
     of the first year followed up in the second.
 
+    \b
     Example: gkextract compare 平潭综合实验区管委会 --years 2023,2024 --db gk.db
     """
     try:
         a, b = (int(y) for y in years.split(","))
     except ValueError:
         raise fail(f"--years takes two years such as 2023,2024, not {years!r}", EXIT_USAGE)
-    if fmt is Format.csv:
-        raise fail("a comparison is nested: use --format json", EXIT_USAGE)
+    _nested_only(fmt, "a comparison")
     database = _across_years(db)
     with _issuer_errors():
         c = compare_years(database, issuer, (a, b))
     if fmt is not Format.table:
-        dump_json(c)
+        dump_json(c, fmt)
         return
-    console.print(f"[bold]{escape(c['issuer']['name'])}[/]  {a} ↔ {b}")
-    for y in (a, b):
-        d = c["deadline"][str(y)]
-        console.print(f"  {y}: {escape(', '.join(c['reports'][str(y)]))}  {escape(d['detail'])}", soft_wrap=True)
-    emit([{**r, str(a): _n(r[str(a)]), str(b): _n(r[str(b)]), "change": _n(r["change"])} for r in c["figures"]],
-         Format.table, title="key figures")
-    for y in (a, b):
-        if c["checks"][str(y)]:
-            emit(c["checks"][str(y)], Format.table, columns=["check_id", "status", "expected", "actual", "reason"],
-                 title=f"{y}: failed and suspicious checks")
-    if c["problems"]:
-        emit(c["problems"], Format.table, columns=[str(b), "category", str(a), "similarity", "near_verbatim"],
-             title=f"{b} problems and the closest {a} problem")
-    if c["promises"]:
-        emit(c["promises"], Format.table, columns=["status", "evidence", "next_evidence"],
-             title=f"{a} promises in {b}")
-    elif c["promises_note"]:
-        console.print(c["promises_note"])
+    print_compare(c, a, b)
 
 
 @app.command("evaluation")
@@ -1002,7 +955,8 @@ def evaluation_command(
     sort: Annotated[Optional[str], typer.Option("--sort", help="Column to sort by, e.g. boilerplate_share, "
                                                 "days_late, followup_rate (empty values last).")] = None,
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-    db: DbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    db: ExistingDbOption = Path("gkextract.db"), fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING, lang: LangOption = Lang.zh,
 ) -> None:
     """What a transparency evaluator checks, one row per report (the `evaluation` view).
 
@@ -1012,6 +966,7 @@ def evaluation_command(
     another issuer's), concreteness (of the problems, 0–1), followup_rate (last year's
     promises addressed).  Empty means not measurable, never zero.
 
+    \b
     Examples:
       gkextract evaluation --db gk.db --sort boilerplate_share --desc
       gkextract evaluation --db gk.db --format csv > evaluation.csv
@@ -1022,11 +977,8 @@ def evaluation_command(
     if fmt is not Format.table:
         emit(rows, fmt, columns=EVALUATION_COLUMNS)
         return
-    emit([dict(issuer=r["issuer"], year=r["year"], file=r["file_name"], on_time=r["on_time"] +
-               (f" +{r['days_late']}d" if r["days_late"] else ""), arith=r["arithmetic_consistent"],
-               cross=r["crossyear_consistent"], jumps=r["suspicious_jumps"], problems=r["problems"],
-               boilerplate=r["boilerplate_share"], concrete=r["concreteness"], followup=r["followup_rate"])
-          for r in rows], Format.table, title=f"evaluation: {len(rows)} report(s)")
+    emit(evaluation_for_people(rows), Format.table,
+         title=zh_en(f"评估：{len(rows)} 份报告", f"evaluation: {len(rows)} report(s)"))
 
 
 if __name__ == "__main__":

@@ -64,28 +64,6 @@ PENALTY = {
     "no_value": 0.1,
 }
 SOFT_FLAGS = frozenset(f for f, p in PENALTY.items() if p <= 0.1)
-FLAG_TEXT = {
-    "quote_normalized": "the quote matches only after normalising width, spaces and punctuation",
-    "quote_fuzzy": "the quote was found only approximately",
-    "quote_outside_section": "the quote is in the report but outside this section",
-    "quote_not_found": "the quote is not in the report",
-    "copied_from_prompt": "the quote or value is copied from the prompt, not the report",
-    "number_not_in_quote": "the number is not in its quote",
-    "number_bound_elsewhere": "the quote's number belongs to another measure (or is a year)",
-    "unit_mismatch": "the unit differs from the measure word in the text",
-    "approximate_mismatch": "approximate does not match 余/多/近/约/逾 in the text",
-    "status_mismatch": "held/planned does not match the sentence",
-    "conflicts_with_table": "the number disagrees with the report's own table",
-    "table_unavailable": "the table cell to check against is misaligned or missing",
-    "not_a_weakness": "the quote does not read as a weakness",
-    "not_a_measure": "the quote does not read as a measure",
-    "improvement_in_problems_part": "the measure's quote lies in the problems part",
-    "problem_in_measures_part": "the problem's quote lies in the measures part",
-    "same_quote_as_other_kind": "a problem and an improvement share this quote",
-    "category_disagrees": "a keyword reading suggests another category",
-    "reasked": "the model's first reply failed validation and had to be re-asked",
-    "no_value": "the fact states no number",
-}
 
 # Typographic variants folded before matching (one character for one, so offsets hold).
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "「": '"', "」": '"', "『": '"', "』": '"',

@@ -58,6 +58,8 @@ DEFAULT_CACHE = Path.home() / ".cache" / "gkextract" / "llm"
 
 
 class Mode(str, Enum):
+    """live: call the API; record: call it and save every reply; replay: saved replies only, no network."""
+
     live = "live"
     record = "record"
     replay = "replay"

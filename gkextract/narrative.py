@@ -17,16 +17,20 @@ closes, so what was saved stays saved and a re-run resumes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import sqlite_utils
 
 from .crosscheck import Cells, table_reference
+from .domain import NARRATIVE_KINDS
 from rapidfuzz import fuzz, process
 
 from .grounding import (DEFAULT_THRESHOLD, Assessment, Fact, Grounder, assess_fact, assess_shared_numbers,
@@ -36,7 +40,8 @@ from .prompts import Prompt, build_messages, load_prompt
 from .schema import SECTION_SCHEMAS, OverviewFacts, ProblemsFacts
 from .store import write_extraction
 
-SECTIONS = ("overview", "problems")
+SECTIONS = NARRATIVE_KINDS
+T = TypeVar("T")
 
 
 # --- replies into items ------------------------------------------------------------------
@@ -335,6 +340,32 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
         await client.aclose()
 
 
+async def extract_reports_async(db: sqlite_utils.Database, settings: LLMSettings, *,
+                                report_ids: list[str] | None = None, threshold: float | None = None,
+                                prompts_dir: Path | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                                store: ReplyStore | None = None, refresh: bool = False,
+                                on_total: Callable[[int], None] | None = None,
+                                on_done: Callable[[str, str, CallResult], None] | None = None,
+                                summary: ExtractSummary | None = None) -> ExtractSummary:
+    """Extract every pending narrative section, on the caller's event loop (``await`` it).
+
+    Arguments as for ``extract_reports``.  ``summary`` is filled in as sections
+    are saved, so a caller that cancels the task still knows what was saved.
+    """
+    if refresh and settings.mode is Mode.replay:
+        raise ValueError("--refresh asks the model again: it needs --mode live or record, not replay")
+    prompts = {s: load_prompt(s, prompts_dir) for s in SECTIONS}
+    todo, done = pending_sections(db, settings, prompts, report_ids, redo=refresh)
+    summary = summary if summary is not None else ExtractSummary()
+    summary.reports, summary.sections, summary.already_done = len({r for r, _ in todo}), len(todo), done
+    if on_total:
+        on_total(len(todo))
+    if todo:
+        await _extract_async(db, settings, todo, prompts, threshold if threshold is not None else DEFAULT_THRESHOLD,
+                             summary, transport, store, on_done, refresh)
+    return summary
+
+
 def extract_reports(db: sqlite_utils.Database, settings: LLMSettings, *, report_ids: list[str] | None = None,
                     threshold: float | None = None, prompts_dir: Path | None = None,
                     transport: httpx.AsyncBaseTransport | None = None, store: ReplyStore | None = None,
@@ -348,19 +379,55 @@ def extract_reports(db: sqlite_utils.Database, settings: LLMSettings, *, report_
     ``transport`` replaces the network (tests, benchmarks); ``store`` replaces the
     reply store (to save hand-written replies with their provenance).
     ``refresh`` extracts the selected reports again, ignoring saved replies.
+    Inside a running event loop (Jupyter) the work runs on a loop of its own in
+    a worker thread while this call waits (see ``run_sync``).
     Ctrl-C raises ExtractInterrupted once every section in flight is cancelled.
     """
-    if refresh and settings.mode is Mode.replay:
-        raise ValueError("--refresh asks the model again: it needs --mode live or record, not replay")
-    prompts = {s: load_prompt(s, prompts_dir) for s in SECTIONS}
-    todo, done = pending_sections(db, settings, prompts, report_ids, redo=refresh)
-    summary = ExtractSummary(reports=len({r for r, _ in todo}), sections=len(todo), already_done=done)
-    if on_total:
-        on_total(len(todo))
-    if todo:
+    summary = ExtractSummary()
+    try:
+        return run_sync(extract_reports_async(
+            db, settings, report_ids=report_ids, threshold=threshold, prompts_dir=prompts_dir, transport=transport,
+            store=store, refresh=refresh, on_total=on_total, on_done=on_done, summary=summary))
+    except KeyboardInterrupt:
+        raise ExtractInterrupted(summary) from None
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from synchronous code, even inside a running event loop.
+
+    ``asyncio.run`` refuses to start inside a running loop (a Jupyter cell), and
+    blocking that loop from within is impossible, so there the coroutine runs on
+    a new loop in a worker thread while this thread waits.  The database
+    connection is used by one thread at a time (open_db allows the hand-over).
+    Ctrl-C while waiting cancels the coroutine, waits for its clean-up, and
+    raises KeyboardInterrupt here.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    failure: list[BaseException] = []
+
+    def work() -> None:
         try:
-            asyncio.run(_extract_async(db, settings, todo, prompts, threshold if threshold is not None
-                                       else DEFAULT_THRESHOLD, summary, transport, store, on_done, refresh))
-        except KeyboardInterrupt:
-            raise ExtractInterrupted(summary) from None
-    return summary
+            loop.run_until_complete(task)
+        except BaseException as e:  # re-raised in the waiting thread
+            failure.append(e)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=work, name="gkextract-run-sync", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        with contextlib.suppress(RuntimeError):   # the loop may have finished meanwhile
+            loop.call_soon_threadsafe(task.cancel)
+        thread.join()
+        raise
+    if failure:
+        raise failure[0]
+    return task.result()

@@ -611,7 +611,9 @@ def open_db(path: str | Path) -> Database:
     try:
         if p.parent and not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000))
+        # check_same_thread off: extract_reports may hand the connection to a worker thread (run_sync, inside
+        # Jupyter's event loop) while the opening thread waits; it is never used by two threads at once.
+        db = Database(sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA journal_mode = WAL")

@@ -137,7 +137,6 @@ def test_cli_replays_a_local_model_run_offline(tmp_path: Path) -> None:
                                       str(tmp_path / "gk.db"), "--local-model", str(model), "--mode", "replay",
                                       "--fixtures", str(LLM_FIXTURES), "--format", "json"])
     assert result.exit_code == 0, result.output
-    out = result.stdout          # run prints the ingest rows, then the extraction summary
-    summary = json.loads(out[out.index("]\n") + 2:])[0]
+    summary = json.loads(result.stdout)["extract"]   # one document: {"ingest": [...], "extract": {...}}
     assert (summary["cache_hits"], summary["calls"], summary["facts"], summary["problems"], summary["improvements"],
             summary["flagged"]) == (2, 0, 15, 3, 7, 22)

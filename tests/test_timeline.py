@@ -56,7 +56,7 @@ def test_timeline_by_alias_and_in_the_terminal(corpus_db: Path) -> None:
     by_alias = _json("timeline", "平潭县人民政府", "--db", str(corpus_db), "-f", "json")
     by_rule = _json("timeline", "平潭综合实验区党工委管委会", "--db", str(corpus_db), "-f", "json")
     assert by_alias["issuer"]["name"] == by_rule["issuer"]["name"] == PINGTAN
-    res = runner.invoke(app, ["timeline", PINGTAN, "--db", str(corpus_db)], env={"COLUMNS": "200"})
+    res = runner.invoke(app, ["timeline", PINGTAN, "--db", str(corpus_db), "--lang", "en"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "also: 平潭县人民政府 (report: 来源：平潭县人民政府)" in res.stdout
     assert "│ 2021 │ 2022-02-08 │ met     │ 70/69/1      │ 3/12      │ —          │ ok    " in res.stdout
@@ -102,8 +102,9 @@ def test_compare_errors(corpus_db: Path) -> None:
 def test_evaluation_as_csv(corpus_db: Path) -> None:
     res = runner.invoke(app, ["evaluation", "--db", str(corpus_db), "--format", "csv"])
     assert res.exit_code == 0, res.output
-    rows = list(csv.DictReader(io.StringIO(res.stdout)))
-    assert res.stdout.splitlines()[0] == ",".join(EVALUATION_COLUMNS)
+    text = res.stdout_bytes.decode("utf-8-sig")   # with the BOM Excel needs
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert res.stdout.startswith("\ufeff") and text.splitlines()[0] == ",".join(EVALUATION_COLUMNS)
     assert len(rows) == 18 and len({r["report_id"] for r in rows}) == 18
     by_file = {r["file_name"]: r for r in rows}
     assert {k: by_file["03-pingtan-2020.txt"][k] for k in (
