@@ -292,8 +292,10 @@ def merge_results(parts: list[CallResult], schema: type[OverviewFacts] | type[Pr
     failed = next(((i, p) for i, p in enumerate(parts, 1) if p.status != "ok"), None)
     merged = CallResult("ok", None, json.dumps({"parts": [p.raw_reply for p in parts]}, ensure_ascii=False),
                         request_key=",".join(p.request_key or "" for p in parts))
-    for name in ("calls", "cache_hits", "reasks", "retries", "prompt_tokens", "completion_tokens", "latency_ms"):
+    for name in ("calls", "cache_hits", "reasks", "retries", "prompt_tokens", "cached_tokens", "completion_tokens",
+                 "latency_ms"):
         setattr(merged, name, sum(getattr(p, name) for p in parts))
+    merged.usage = [u for p in parts for u in p.usage]
     if failed:
         i, p = failed
         merged.status, merged.error = p.status, f"part {i} of {len(parts)}: {p.error}"
@@ -303,21 +305,35 @@ def merge_results(parts: list[CallResult], schema: type[OverviewFacts] | type[Pr
     return merged
 
 
-async def extract_section(client, settings: LLMSettings, prompt: Prompt, issuer: str | None, year: int | None,
-                          heading: str, text: str, context: str, refresh: bool = False) -> CallResult:
-    """Extract one section: in one request, or in parts when it is longer than ``max_section_chars``."""
+def section_messages(settings: LLMSettings, prompt: Prompt, issuer: str | None, year: int | None, heading: str,
+                     text: str) -> list[list[dict[str, str]]] | CallResult:
+    """The messages of each request a section needs (one per part), or the too_large result.
+
+    The online path and the batch file both build their requests here, so a
+    batch reply is the cached reply of the online request and back.
+    """
     parts = split_text(text, settings.max_section_chars)
     if len(parts) > settings.max_section_parts:
         return CallResult("too_large", None, None, error=(
             f"the section has {len(text):,} characters: {len(parts)} requests of at most "
             f"{settings.max_section_chars:,}, more than max_section_parts = {settings.max_section_parts}; "
             "nothing was sent (raise max_section_parts in the config to extract it anyway)"))
+    return [build_messages(prompt, issuer, year,
+                           heading if len(parts) == 1 else f"{heading}（第 {i} 部分，共 {len(parts)} 部分）", part)
+            for i, part in enumerate(parts, 1)]
+
+
+async def extract_section(client, settings: LLMSettings, prompt: Prompt, issuer: str | None, year: int | None,
+                          heading: str, text: str, context: str, refresh: bool = False) -> CallResult:
+    """Extract one section: in one request, or in parts when it is longer than ``max_section_chars``."""
+    requests = section_messages(settings, prompt, issuer, year, heading, text)
+    if isinstance(requests, CallResult):
+        return requests
     results = []
-    for i, part in enumerate(parts, 1):
-        label = heading if len(parts) == 1 else f"{heading}（第 {i} 部分，共 {len(parts)} 部分）"
-        where = context if len(parts) == 1 else f"{context} part {i}/{len(parts)}"
-        results.append(await structured_call(client, settings, build_messages(prompt, issuer, year, label, part),
-                                             SECTION_SCHEMAS[prompt.section], context=where, refresh=refresh))
+    for i, messages in enumerate(requests, 1):
+        where = context if len(requests) == 1 else f"{context} part {i}/{len(requests)}"
+        results.append(await structured_call(client, settings, messages, SECTION_SCHEMAS[prompt.section],
+                                             context=where, refresh=refresh))
         if results[-1].status != "ok":
             break
     return merge_results(results, SECTION_SCHEMAS[prompt.section])

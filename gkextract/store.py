@@ -571,8 +571,8 @@ def _m012_scale(db: sqlite_utils.Database) -> None:
             updated_at TEXT NOT NULL
         );
         CREATE TABLE batch_requests (
-            custom_id TEXT PRIMARY KEY,        -- hash of report, section, part and prompt version
             batch INTEGER NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+            custom_id TEXT NOT NULL,           -- hash of report, section, part and prompt version
             report_id TEXT NOT NULL,
             section TEXT NOT NULL,
             part INTEGER NOT NULL,             -- 1-based; parts > 1 when the section was split
@@ -580,9 +580,9 @@ def _m012_scale(db: sqlite_utils.Database) -> None:
             prompt_version TEXT NOT NULL,
             request_key TEXT NOT NULL,         -- the reply store's key: a batch reply serves the online path too
             status TEXT NOT NULL,              -- pending | ok | failed | expired | invalid
-            error TEXT
+            error TEXT,
+            PRIMARY KEY (batch, custom_id)     -- a section failed in one batch may go into another
         );
-        CREATE INDEX batch_requests_batch ON batch_requests(batch, status);
         CREATE INDEX batch_requests_section ON batch_requests(report_id, section);
         """
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import warnings
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -32,7 +33,9 @@ def o200k() -> Any | None:
     except ImportError:
         return None
     try:
-        data = gzip.decompress((resources.files("bpe_openai") / "data" / "o200k_base.tiktoken.gz").read_bytes())
+        with warnings.catch_warnings():   # bpe_openai's import uses a deprecated importlib call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            data = gzip.decompress((resources.files("bpe_openai") / "data" / "o200k_base.tiktoken.gz").read_bytes())
     except (ImportError, OSError):
         try:   # tiktoken's cache, or the internet
             return tiktoken.get_encoding("o200k_base")
