@@ -11,8 +11,11 @@ kept waiting, and one file's failure never rolls back another's.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import signal
 import time
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -224,19 +227,66 @@ def _unchanged(db: sqlite_utils.Database, path: Path) -> str | None:
     return None
 
 
-def _prepare(db: sqlite_utils.Database, path: Path) -> tuple[FileResult, ParsedReport | None]:
-    """Read and parse one file, outside any transaction; errors become a failed result, never an exception."""
+def _parse(path: Path) -> tuple[FileResult, ParsedReport | None]:
+    """Read and parse one file (in this process or a pool's); errors become a failed result, never an exception."""
     shown = display_path(path)
     try:
-        rid = _unchanged(db, path)
-        if rid:
-            return FileResult(shown, "skipped", report_id=rid), None
         parsed = parse_document(read_document(path))
         return FileResult(shown, "parsed", parsed.id, parsed.status, parsed.problems), parsed
     except (ReadError, NotAReportError) as e:
         return FileResult(shown, "failed", error=str(e)), None
     except Exception as e:  # a parser bug must not stop a batch of thousands
         return FileResult(shown, "failed", error=f"internal error: {type(e).__name__}: {e}"), None
+
+
+def _prepare(db: sqlite_utils.Database, path: Path) -> tuple[FileResult, ParsedReport | None]:
+    """Skip an unchanged file, else read and parse it, outside any transaction."""
+    try:
+        rid = _unchanged(db, path)
+    except Exception as e:
+        return FileResult(display_path(path), "failed", error=f"internal error: {type(e).__name__}: {e}"), None
+    if rid:
+        return FileResult(display_path(path), "skipped", report_id=rid), None
+    return _parse(path)
+
+
+def _quiet_worker() -> None:
+    """Pool workers leave Ctrl-C to the writer, which saves what was parsed and stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _prepared(db: sqlite_utils.Database, files: list[Path], jobs: int,
+              ) -> Iterator[tuple[Path, FileResult, ParsedReport | None]]:
+    """Each file with its result, in the files' order: parsed here, or by ``jobs`` processes.
+
+    The unchanged-file check reads the database, so it stays here; only reading
+    and parsing go to the pool.  Results come back in order, so the database is
+    written in the same order, and holds the same rows, as with one process.
+    """
+    if jobs <= 1:
+        for f in files:
+            yield (f, *_prepare(db, f))
+        return
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=_quiet_worker) as pool:
+        skipped: dict[Path, FileResult] = {}
+        todo = []
+        for f in files:
+            try:
+                rid = _unchanged(db, f)
+            except Exception:
+                rid = None
+            if rid:
+                skipped[f] = FileResult(display_path(f), "skipped", report_id=rid)
+            else:
+                todo.append(f)
+        parsed = pool.map(_parse, todo, chunksize=8)
+        try:
+            for f in files:
+                yield (f, skipped[f], None) if f in skipped else (f, *next(parsed))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _save(db: sqlite_utils.Database, path: Path, res: FileResult, parsed: ParsedReport | None) -> FileResult:
@@ -263,14 +313,15 @@ def ingest_file(db: sqlite_utils.Database, path: Path) -> FileResult:
 def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
                  on_file: Callable[[FileResult], None] | None = None,
                  on_total: Callable[[int], None] | None = None,
-                 commit_every: int = 64, commit_seconds: float = 1.0) -> list[FileResult]:
+                 commit_every: int = 64, commit_seconds: float = 1.0, jobs: int = 1) -> list[FileResult]:
     """Ingest files and folders; each report is its own savepoint inside a group commit.
 
     Committing every report costs a WAL sync each, so up to ``commit_every``
     parsed reports (or ``commit_seconds`` of parsing) are written in one short
     transaction, each in its own savepoint.  A killed batch loses at most the
     reports parsed since the last commit, which a re-run redoes; Ctrl-C saves
-    what was parsed, then raises IngestInterrupted.
+    what was parsed, then raises IngestInterrupted.  ``jobs`` > 1 parses in
+    that many processes; this process alone writes, in the files' order.
     """
     files, results = discover(paths)
     if on_total:
@@ -294,8 +345,7 @@ def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
 
     try:
         started = time.monotonic()
-        for f in files:
-            res, parsed = _prepare(db, f)
+        for f, res, parsed in _prepared(db, files, jobs):
             if res.status == "skipped":
                 done(res)
             else:

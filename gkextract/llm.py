@@ -37,19 +37,22 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-import openai
-from openai.lib._parsing._completions import type_to_response_format_param
-from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt,
                       wait_exponential_jitter)
 
 from . import __version__
 from .redact import clip, redact, register_secret
+
+if TYPE_CHECKING:
+    import openai
+
+# ``openai`` (a quarter of a second to import) is imported where a call needs it, so commands
+# that make none — --help, queries, a re-run with nothing left to extract — never load it.
 
 CONTEXT_HEADER = "x-gkextract-context"   # report and section, for error messages; not part of the key
 CACHE_HEADER = "x-gkextract-cache"     # response: "hit"; request: "refresh" (skip the saved reply)
@@ -403,6 +406,7 @@ class Usage:
 
 def _transient(exc: BaseException) -> bool:
     """429, 408, 409, 5xx, timeouts, dropped connections and malformed 200s are worth another try; 4xx are not."""
+    import openai
     if isinstance(exc, (openai.APIConnectionError, BadResponse)):  # includes APITimeoutError
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429) or exc.status_code >= 500)
@@ -469,6 +473,7 @@ def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | Non
 
     The client's own retries are off: tenacity retries, so a failure is not retried twice over.
     """
+    import openai
     store = store or ReplyStore(settings.cache_dir)
     # Connections follow --concurrency (a worker's retry may overlap its old request's close).
     caching = CachingTransport(store, settings.mode, transport, connections=settings.concurrency + 4)
@@ -521,6 +526,7 @@ def response_format_param(model: type[BaseModel], kind: ResponseFormat) -> dict[
     """
     if kind is ResponseFormat.json_object:
         return {"type": "json_object"}
+    from openai.lib._parsing._completions import type_to_response_format_param
     return dict(type_to_response_format_param(model))  # type: ignore[arg-type]
 
 
@@ -543,6 +549,7 @@ async def structured_call(client: LLMClient, settings: LLMSettings, messages: li
     request's deadline, so a hanging server costs ``settings.deadline``, not
     ``max_retries × timeout``.  Never raises for anything the server does.
     """
+    import openai
     result = CallResult("error", None, None)
     messages = list(messages)
     started = time.perf_counter()
@@ -615,6 +622,7 @@ async def _post(client: LLMClient, content: bytes, headers: dict[str, str]) -> h
     completion needs none of it.  Errors are the SDK's own types (RateLimitError,
     APITimeoutError …), so retrying treats them as before.
     """
+    import openai
     request = httpx.Request("POST", client.url, headers={**client.headers, **headers}, content=content,
                             extensions={"timeout": client.timeout})
     try:
@@ -637,6 +645,7 @@ async def _post(client: LLMClient, content: bytes, headers: dict[str, str]) -> h
 async def _send(client: LLMClient, settings: LLMSettings, request: PreparedRequest, context: str,
                 result: CallResult, refresh: bool) -> _Sent:
     """Send the prepared body as it is, retrying what is worth retrying."""
+    import openai
     headers = {CONTEXT_HEADER: context, KEY_HEADER: request.key, **({CACHE_HEADER: "refresh"} if refresh else {})}
     async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), wait=_Wait(settings.max_wait),
                                        stop=stop_after_attempt(settings.max_retries + 1), reraise=True):
@@ -680,6 +689,7 @@ def interpret_reply(reply: dict[str, Any], model: type[BaseModel]) -> _Outcome:
 
     The one judgement of a reply, for the online path and for batch results alike.
     """
+    from openai.types.chat import ChatCompletion
     choice = ChatCompletion.construct(**reply).choices[0]
     message = choice.message
     if getattr(message, "refusal", None):
