@@ -586,6 +586,69 @@ def _m012_scale(db: sqlite_utils.Database) -> None:
         CREATE INDEX batch_requests_section ON batch_requests(report_id, section);
         """
     )
+    _compact_ingest(db)
+
+
+def _compact_ingest(db: sqlite_utils.Database) -> None:
+    """Store nothing twice: cell labels once in ``cell_labels``, section text only in ``reports.text``.
+
+    ``table_cells`` and ``sections`` become views with the columns (and the
+    values) the tables had, so every query reads them as before; ingest writes
+    ``cells`` and ``section_spans``.  The database shrank from 86 to 46 KB per
+    report (bench/bench_ingest.py): a label pair was repeated on every cell, the
+    cells' primary-key index was as big as the cells, and each section's text
+    was a copy of a span of its report's text.  Rows of ``cells`` keep their
+    insertion order (the views' readers order by it); the index serves the
+    lookups, which always name the report and the table.
+    """
+    db.executescript(
+        """
+        CREATE TABLE cell_labels (
+            id INTEGER PRIMARY KEY,
+            row_label TEXT NOT NULL,        -- the row's label as written, else the template's
+            col_label TEXT NOT NULL,
+            UNIQUE (row_label, col_label)
+        );
+        CREATE TABLE cells (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            table_key TEXT NOT NULL,
+            row_key TEXT NOT NULL,
+            col_key TEXT NOT NULL,
+            label INTEGER NOT NULL REFERENCES cell_labels(id),
+            raw TEXT,                       -- the cell as written; NULL when there was none
+            value NUMERIC,                  -- NULL unless reported: empty is not zero
+            unit TEXT,                      -- 万元 for money
+            status TEXT NOT NULL            -- ok | empty | not_applicable | unparsed | misaligned | missing
+        );
+        INSERT INTO cell_labels (row_label, col_label) SELECT DISTINCT row_label, col_label FROM table_cells;
+        INSERT INTO cells SELECT c.report_id, c.table_key, c.row_key, c.col_key, l.id, c.raw, c.value, c.unit, c.status
+            FROM table_cells c JOIN cell_labels l ON l.row_label = c.row_label AND l.col_label = c.col_label
+            ORDER BY c.rowid;
+        DROP TABLE table_cells;
+        CREATE INDEX cells_report ON cells(report_id, table_key);
+        CREATE VIEW table_cells AS
+        SELECT c.report_id, c.table_key, c.row_key, c.col_key, l.row_label, l.col_label, c.raw, c.value, c.unit, c.status
+        FROM cells c JOIN cell_labels l ON l.id = c.label;
+
+        CREATE TABLE section_spans (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            status TEXT NOT NULL,           -- found | missing
+            heading TEXT,
+            span_start INTEGER,             -- offsets into reports.text; the span includes the heading
+            span_end INTEGER,
+            body_start INTEGER,
+            PRIMARY KEY (report_id, kind)
+        ) WITHOUT ROWID;
+        INSERT INTO section_spans SELECT report_id, kind, ordinal, status, heading, span_start, span_end, body_start
+            FROM sections;
+        DROP TABLE sections;
+        CREATE VIEW sections AS
+        SELECT s.*, substr(r.text, s.span_start + 1, s.span_end - s.span_start) AS text
+        FROM section_spans s JOIN reports r ON r.id = s.report_id;
+        """
+    )
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -597,7 +660,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "files: the exact bytes of each file name", _m007_file_bytes),
     (8, "across years: issuers, cross-year checks, boilerplate, concreteness, follow-up, evaluation",
      _m008_across_years),
-    (12, "scale: llm_calls (cost), batches and batch_requests (Batch API)", _m012_scale),
+    (12, "scale: llm_calls (cost), batches and batch_requests (Batch API); cells and sections stored once",
+     _m012_scale),
 ]
 
 

@@ -123,19 +123,14 @@ def test_report_cut_off_inside_table_2(db, tmp_path):
 
 
 def test_a_failure_mid_write_leaves_no_partial_rows(db, monkeypatch):
-    real = ingest_mod.insert_rows
-
-    def explode(db_, table, rows):
-        if table == "checks":
-            raise RuntimeError("disk full")
-        real(db_, table, rows)
-
-    monkeypatch.setattr(ingest_mod, "insert_rows", explode)
+    # the checks are inserted last: make that insert fail, after the report's other rows went in
+    real = dict(ingest_mod._INSERT)
+    monkeypatch.setitem(ingest_mod._INSERT, "checks", "INSERT INTO disk_full VALUES (?)")
     [res] = ingest_paths(db, [SAMPLES["003"]])
-    assert res.status == "failed" and "disk full" in res.error
-    for table in ("reports", "sections", "table_cells", "table_rows", "stat_tables", "checks"):
+    assert res.status == "failed" and "no such table: disk_full" in res.error
+    for table in ("reports", "sections", "table_cells", "table_rows", "stat_tables", "checks", "cell_labels"):
         assert count(db, table) == 0, table
-    monkeypatch.setattr(ingest_mod, "insert_rows", real)
+    monkeypatch.setattr(ingest_mod, "_INSERT", real)
     [res] = ingest_paths(db, [SAMPLES["003"]])  # a re-run retries what failed
     assert res.status == "ingested" and count(db, "checks") == 40
 
