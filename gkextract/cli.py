@@ -1260,12 +1260,12 @@ def cost_command(
     if not rows:
         err_console.print("no LLM call has been paid for in this database yet")
         return
-    money = lambda v, r: "no price" if v is None else f"{v:.4f} {r['currency']}"   # noqa: E731
-    emit([dict(model=r["model"], channel=r["channel"], calls=r["calls"], uncached_in=r["uncached_tokens"],
-               cached_in=r["cached_tokens"], cached_share=r["cached_share"], out=r["completion_tokens"],
-               cost_uncached_in=money(r["cost_uncached_input"], r), cost_cached_in=money(r["cost_cached_input"], r),
-               cost_out=money(r["cost_output"], r), cost=money(r["cost"], r)) for r in rows],
-         Format.table, title="LLM cost (tokens as the server reported them)")
+    money = lambda v: "no price" if v is None else f"{v:.4f}"   # noqa: E731
+    emit([{"model": r["model"], "channel": r["channel"], "calls": r["calls"], "input": r["uncached_tokens"],
+           "cached input": r["cached_tokens"], "cached share": r["cached_share"], "output": r["completion_tokens"],
+           "$ input": money(r["cost_uncached_input"]), "$ cached": money(r["cost_cached_input"]),
+           "$ output": money(r["cost_output"]), "cost": money(r["cost"]), "currency": r["currency"]} for r in rows],
+         Format.table, title="LLM cost: tokens as the server reported them, money at the prices below")
     totals: dict[str, float] = {}
     for r in rows:
         if r["cost"] is not None:
