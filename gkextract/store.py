@@ -594,7 +594,7 @@ def _compact_ingest(db: sqlite_utils.Database) -> None:
 
     ``table_cells`` and ``sections`` become views with the columns (and the
     values) the tables had, so every query reads them as before; ingest writes
-    ``cells`` and ``section_spans``.  The database shrank from 86 to 46 KB per
+    ``cells`` and ``section_spans``.  The database shrank from 86 to 55 KB per
     report (bench/bench_ingest.py): a label pair was repeated on every cell, the
     cells' primary-key index was as big as the cells, and each section's text
     was a copy of a span of its report's text.  Rows of ``cells`` keep their
