@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fake_server import ISSUERS, completion, load_answers
+from fake_server import ISSUERS, LoopbackServer, completion, load_answers
 
 Outcome = Callable[[str, int], str]
 
@@ -39,7 +39,7 @@ class Usage:
 
 
 @dataclass
-class FakeBatchAPI:
+class FakeBatchAPI(LoopbackServer):
     statuses: list[str] = field(default_factory=lambda: ["validating", "in_progress", "finalizing", "completed"])
     outcome: Outcome | None = None
     drop: set[str] = field(default_factory=set)       # "upload", "create": do it, then lose the reply (once each)
@@ -55,23 +55,7 @@ class FakeBatchAPI:
         self.log: list[tuple[str, str]] = []
         self.uploads = 0
         self.creates = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> FakeBatchAPI:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        LoopbackServer.__init__(self)
 
     # --- the API ----------------------------------------------------------------------------
 
@@ -189,20 +173,6 @@ class FakeBatchAPI:
         return "reply"
 
     # --- the asyncio side ---------------------------------------------------------------------
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._serve())
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        await self._stop.wait()
-        server.close()
-        for task in asyncio.all_tasks() - {asyncio.current_task()}:
-            task.cancel()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

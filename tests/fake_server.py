@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWERS = ROOT / "fixtures" / "llm" / "answers"
@@ -92,14 +92,10 @@ class Request:
 Script = Callable[[Request], Action | None]   # None: the normal answer
 
 
-class FakeServer:
-    def __init__(self, script: Script | None = None, latency: float = 0.0) -> None:
-        self.script = script
-        self.latency = latency
-        self.answers = load_answers()
-        self.log: list[Request] = []
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+class LoopbackServer:
+    """An asyncio server on 127.0.0.1 in a thread of its own, for ``with``; subclasses answer in ``_handle``."""
+
+    def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -109,7 +105,7 @@ class FakeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(10)
         return self
@@ -117,16 +113,6 @@ class FakeServer:
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
-
-    def requests_for(self, context_part: str) -> list[Request]:
-        return [r for r in self.log if context_part in r.context]
-
-    def normal(self, request: Request) -> Reply:
-        user = request.body["messages"][-1]["content"]
-        stem = next((s for s, issuer in ISSUERS.items() if issuer in user[:120]), "000_93a7fea9e9928630")
-        return Reply(body=completion(self.answers[(stem, request.section)]))
-
-    # --- the asyncio side -----------------------------------------------------------------------
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -141,6 +127,30 @@ class FakeServer:
         server.close()
         for task in asyncio.all_tasks() - {asyncio.current_task()}:
             task.cancel()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class FakeServer(LoopbackServer):
+    def __init__(self, script: Script | None = None, latency: float = 0.0) -> None:
+        super().__init__()
+        self.script = script
+        self.latency = latency
+        self.answers = load_answers()
+        self.log: list[Request] = []
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def requests_for(self, context_part: str) -> list[Request]:
+        return [r for r in self.log if context_part in r.context]
+
+    def normal(self, request: Request) -> Reply:
+        user = request.body["messages"][-1]["content"]
+        stem = next((s for s, issuer in ISSUERS.items() if issuer in user[:120]), "000_93a7fea9e9928630")
+        return Reply(body=completion(self.answers[(stem, request.section)]))
+
+    # --- the asyncio side -----------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
