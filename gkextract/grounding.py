@@ -64,32 +64,10 @@ PENALTY = {
     "no_value": 0.1,
 }
 SOFT_FLAGS = frozenset(f for f, p in PENALTY.items() if p <= 0.1)
-FLAG_TEXT = {
-    "quote_normalized": "the quote matches only after normalising width, spaces and punctuation",
-    "quote_fuzzy": "the quote was found only approximately",
-    "quote_outside_section": "the quote is in the report but outside this section",
-    "quote_not_found": "the quote is not in the report",
-    "copied_from_prompt": "the quote or value is copied from the prompt, not the report",
-    "number_not_in_quote": "the number is not in its quote",
-    "number_bound_elsewhere": "the quote's number belongs to another measure (or is a year)",
-    "unit_mismatch": "the unit differs from the measure word in the text",
-    "approximate_mismatch": "approximate does not match 余/多/近/约/逾 in the text",
-    "status_mismatch": "held/planned does not match the sentence",
-    "conflicts_with_table": "the number disagrees with the report's own table",
-    "table_unavailable": "the table cell to check against is misaligned or missing",
-    "not_a_weakness": "the quote does not read as a weakness",
-    "not_a_measure": "the quote does not read as a measure",
-    "improvement_in_problems_part": "the measure's quote lies in the problems part",
-    "problem_in_measures_part": "the problem's quote lies in the measures part",
-    "same_quote_as_other_kind": "a problem and an improvement share this quote",
-    "category_disagrees": "a keyword reading suggests another category",
-    "reasked": "the model's first reply failed validation and had to be re-asked",
-    "no_value": "the fact states no number",
-}
 
 # Typographic variants folded before matching (one character for one, so offsets hold).
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "「": '"', "」": '"', "『": '"', "』": '"',
-                       "‘": "'", "’": "'", "《": "<", "》": ">", "〈": "<", "〉": ">",
+                       "‘": '"', "’": '"', "'": '"', "《": "<", "》": ">", "〈": "<", "〉": ">",
                        "—": "-", "–": "-", "－": "-", "―": "-", "·": ".", "・": ".", "•": ".",
                        "。": ".", "，": ",", "、": ","})
 
@@ -480,20 +458,22 @@ def assess_fact(f: Fact, grounder: Grounder, *, table: TableRef | None = None, r
 
 
 def assess_shared_numbers(facts: Sequence[Fact], assessments: Sequence[Assessment]) -> None:
-    """A number in the text belongs to one fact: others bound to the same occurrence are flagged."""
-    seen: dict[int, int] = {}
-    for i, (f, a) in enumerate(zip(facts, assessments)):
-        if a.bound is None or a.span.start is None:
-            continue
-        key = a.span.start + a.bound.start      # where the number is in the report
-        if key in seen:
-            first = facts[seen[key]]
-            if (first.kind, first.metric, first.label) != (f.kind, f.metric, f.label) \
+    """A number in the text belongs to one fact: of the facts bound to the same
+    occurrence, the one that fits it best (highest score, then first) keeps it;
+    the others, if they claim another measure, are flagged."""
+    by_number: dict[int, list[int]] = {}
+    for i, a in enumerate(assessments):
+        if a.bound is not None and a.span.start is not None:
+            by_number.setdefault(a.span.start + a.bound.start, []).append(i)
+    for claimants in by_number.values():
+        owner = max(claimants, key=lambda i: (assessments[i].score, -i))
+        o = facts[owner]
+        for i in claimants:
+            f, a = facts[i], assessments[i]
+            if i != owner and (o.kind, o.metric, o.label) != (f.kind, f.metric, f.label) \
                     and "number_bound_elsewhere" not in a.flags:
                 a.flags.append("number_bound_elsewhere")
                 a.score = round(max(0.0, a.score - PENALTY["number_bound_elsewhere"]), 3)
-        else:
-            seen[key] = i
 
 
 def assess_statement(kind: Literal["problem", "improvement"], evidence: str, category: str,
@@ -517,8 +497,12 @@ def assess_statement(kind: Literal["problem", "improvement"], evidence: str, cat
             flags.append("not_a_measure")
         if measures_from is not None and span.start is not None and span.start < measures_from:
             flags.append("improvement_in_problems_part")
-    if span.start is not None and any(o.start is not None and o.start < span.end and span.start < o.end
-                                      for o in other_spans):
+    shared = span.start is not None and any(o.start is not None and o.start < span.end and span.start < o.end
+                                            for o in other_spans)
+    # A shared quote belongs to the part it lies in: there, the other kind borrowed it.
+    in_own_part = measures_from is not None and span.start is not None and (
+        (span.start < measures_from) == (kind == "problem"))
+    if shared and not in_own_part:
         flags.append("same_quote_as_other_kind")
     opinion = keyword_category(located)
     if opinion and opinion != category and not any(w in located for w in CATEGORY_WORDS.get(category, ())):

@@ -1,14 +1,17 @@
 """The deterministic half of the pipeline: read → sections → metadata → tables → checks → store.
 
 ``parse_document`` is pure (no database), so tests and benchmarks can call it
-directly; ``ingest_paths`` runs a batch, one transaction per report, and
+directly; ``ingest_paths`` runs a batch, one savepoint per report, and
 records every file's outcome in ``files`` so a re-run skips what is done and
-retries what failed.
+retries what failed.  Files are read and parsed outside any transaction; the
+write transactions are short, so other processes using the database are not
+kept waiting, and one file's failure never rolls back another's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from . import __version__
 from .checks import Check, run_checks
 from .metadata import Metadata, extract_metadata
 from .normalize import normalize
-from .read import SUPPORTED_SUFFIXES, Document, ReadError, read_document
+from .read import SUPPORTED_SUFFIXES, Document, ReadError, display_path, read_document
 from .sections import PART_KINDS, SectionSplit, split_sections
 from .store import as_json, insert_rows
 from .tables import (StatTable, missing_table, parse_applications, parse_proactive,
@@ -169,36 +172,50 @@ class FileResult:
     error: str | None = None
 
 
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the batch; ``results`` are the files whose outcome was saved before it."""
+
+    def __init__(self, results: list[FileResult]) -> None:
+        super().__init__()
+        self.results = results
+
+
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
-    """Expand folders (recursively) into supported files; missing paths are failures."""
+    """Expand folders (recursively) into supported files; missing paths and unreadable folders are failures."""
     files: list[Path] = []
     bad: list[FileResult] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file()
-                                and f.suffix.lower() in SUPPORTED_SUFFIXES and not f.name.startswith(".")))
+            errors: list[OSError] = []
+            found = [Path(root) / name for root, _, names in os.walk(p, onerror=errors.append)
+                     for name in names if not name.startswith(".")]
+            files.extend(sorted(f for f in found if f.suffix.lower() in SUPPORTED_SUFFIXES and f.is_file()))
+            bad.extend(FileResult(display_path(e.filename or p), "failed",
+                                  error=f"cannot read folder: {e.strerror or e}") for e in errors)
         elif p.is_file():
             files.append(p)
         else:
-            bad.append(FileResult(str(p), "failed", error="no such file or folder"))
+            bad.append(FileResult(display_path(p), "failed", error="no such file or folder"))
     return files, bad
 
 
 def _record_file(db: sqlite_utils.Database, path: Path, res: FileResult) -> None:
     try:
+        full = path.resolve()
         st = path.stat()
         size, mtime = st.st_size, st.st_mtime
     except OSError:
+        full = path.absolute()
         size = mtime = None
-    db.execute("INSERT OR REPLACE INTO files (path, size, mtime, report_id, status, error, updated_at) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-               [str(path.resolve()), size, mtime, res.report_id, res.status, res.error, _now()])
+    db.execute("INSERT OR REPLACE INTO files (path, path_bytes, size, mtime, report_id, status, error, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               [display_path(full), os.fsencode(full), size, mtime, res.report_id, res.status, res.error, _now()])
 
 
 def _unchanged(db: sqlite_utils.Database, path: Path) -> str | None:
     """The report id of a file ingested before and untouched since, else None."""
     row = db.execute("SELECT size, mtime, report_id, status FROM files WHERE path = ?",
-                     [str(path.resolve())]).fetchone()
+                     [display_path(path.resolve())]).fetchone()
     if not row or row[3] not in ("ingested", "duplicate"):
         return None
     st = path.stat()
@@ -207,26 +224,40 @@ def _unchanged(db: sqlite_utils.Database, path: Path) -> str | None:
     return None
 
 
-def ingest_file(db: sqlite_utils.Database, path: Path) -> FileResult:
-    """Ingest one file; errors become a failed FileResult, never an exception."""
+def _prepare(db: sqlite_utils.Database, path: Path) -> tuple[FileResult, ParsedReport | None]:
+    """Read and parse one file, outside any transaction; errors become a failed result, never an exception."""
+    shown = display_path(path)
     try:
         rid = _unchanged(db, path)
         if rid:
-            return FileResult(str(path), "skipped", report_id=rid)
+            return FileResult(shown, "skipped", report_id=rid), None
         parsed = parse_document(read_document(path))
+        return FileResult(shown, "parsed", parsed.id, parsed.status, parsed.problems), parsed
+    except (ReadError, NotAReportError) as e:
+        return FileResult(shown, "failed", error=str(e)), None
+    except Exception as e:  # a parser bug must not stop a batch of thousands
+        return FileResult(shown, "failed", error=f"internal error: {type(e).__name__}: {e}"), None
+
+
+def _save(db: sqlite_utils.Database, path: Path, res: FileResult, parsed: ParsedReport | None) -> FileResult:
+    """Write one file's report and its files row in a savepoint of their own."""
+    try:
         with db.atomic():  # the report and its files row commit together
-            written = write_report(db, parsed)
-            res = FileResult(str(path), "ingested" if written else "duplicate", parsed.id, parsed.status,
-                             parsed.problems)
+            if parsed is not None:
+                res.status = "ingested" if write_report(db, parsed) else "duplicate"
             _record_file(db, path, res)
         return res
-    except (ReadError, NotAReportError) as e:
-        res = FileResult(str(path), "failed", error=str(e))
-    except Exception as e:  # a parser bug must not stop a batch of thousands
-        res = FileResult(str(path), "failed", error=f"internal error: {type(e).__name__}: {e}")
-    with db.atomic():
-        _record_file(db, path, res)
-    return res
+    except Exception as e:  # only this file's savepoint was rolled back
+        failed = FileResult(res.path, "failed", error=f"internal error while saving: {type(e).__name__}: {e}")
+        with db.atomic():
+            _record_file(db, path, failed)
+        return failed
+
+
+def ingest_file(db: sqlite_utils.Database, path: Path) -> FileResult:
+    """Ingest one file; errors become a failed FileResult, never an exception."""
+    res, parsed = _prepare(db, path)
+    return res if res.status == "skipped" else _save(db, path, res, parsed)
 
 
 def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
@@ -235,9 +266,11 @@ def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
                  commit_every: int = 64, commit_seconds: float = 1.0) -> list[FileResult]:
     """Ingest files and folders; each report is its own savepoint inside a group commit.
 
-    Committing every report costs a WAL sync each; grouping up to
-    ``commit_every`` reports (or ``commit_seconds``) keeps every report atomic
-    while a killed batch loses at most the open group, which a re-run redoes.
+    Committing every report costs a WAL sync each, so up to ``commit_every``
+    parsed reports (or ``commit_seconds`` of parsing) are written in one short
+    transaction, each in its own savepoint.  A killed batch loses at most the
+    reports parsed since the last commit, which a re-run redoes; Ctrl-C saves
+    what was parsed, then raises IngestInterrupted.
     """
     files, results = discover(paths)
     if on_total:
@@ -245,16 +278,35 @@ def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
     for r in results:
         if on_file:
             on_file(r)
-    i = 0
-    while i < len(files):
-        started = time.monotonic()
+    batch: list[tuple[Path, FileResult, ParsedReport | None]] = []
+
+    def done(res: FileResult) -> None:
+        results.append(res)
+        if on_file:
+            on_file(res)
+
+    def flush() -> None:
         with db.atomic():
-            for f in files[i:i + commit_every]:
-                i += 1
-                res = ingest_file(db, f)
-                results.append(res)
-                if on_file:
-                    on_file(res)
-                if time.monotonic() - started > commit_seconds:
-                    break
+            saved = [_save(db, path, res, parsed) for path, res, parsed in batch]
+        batch.clear()
+        for res in saved:
+            done(res)
+
+    try:
+        started = time.monotonic()
+        for f in files:
+            res, parsed = _prepare(db, f)
+            if res.status == "skipped":
+                done(res)
+            else:
+                batch.append((f, res, parsed))
+            if len(batch) >= commit_every or (batch and time.monotonic() - started > commit_seconds):
+                flush()
+                started = time.monotonic()
+        flush()
+    except KeyboardInterrupt:
+        try:
+            flush()   # what was parsed before Ctrl-C is whole: keep it
+        finally:
+            raise IngestInterrupted(results) from None
     return results

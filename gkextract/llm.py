@@ -10,22 +10,35 @@ files hold the body's summary and the reply, never a header, so never a key.
   (the store doubles as the cache: a re-run never pays twice for a call).
 * record: always call the API and save (overwrite) each reply — to refresh fixtures.
 * replay: serve saved replies only; a missing one is an error naming the request.
+
+Nothing is trusted or cached before it validates: a 200 whose body is not a
+well-formed chat completion (HTML, an ``{"error": …}`` object, no choices) is
+retried like a 429 and, if it never gets better, becomes the section's
+``bad_response`` status with the body kept (clipped, keys redacted); only a
+reply that passes the pydantic schema enters the store.  One loop in
+``structured_call`` does all of it, under one deadline per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import random
+import stat
+import tempfile
 import time
 import tomllib
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -35,12 +48,18 @@ from pydantic import BaseModel, ValidationError
 from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt,
                       wait_exponential_jitter)
 
+from .redact import clip, redact, register_secret
+
 CONTEXT_HEADER = "x-gkextract-context"   # report and section, for error messages; not part of the key
-CACHE_HEADER = "x-gkextract-cache"
+CACHE_HEADER = "x-gkextract-cache"     # response: "hit"; request: "refresh" (skip the saved reply)
+KEY_HEADER = "x-gkextract-key"         # response: the request's key in the store
 MISS_HEADER = "x-gkextract-replay-miss"
+DEFAULT_CACHE = Path.home() / ".cache" / "gkextract" / "llm"
 
 
 class Mode(str, Enum):
+    """live: call the API; record: call it and save every reply; replay: saved replies only, no network."""
+
     live = "live"
     record = "record"
     replay = "replay"
@@ -68,42 +87,73 @@ class LLMSettings:
     max_wait: float = 60.0        # cap on one back-off, Retry-After included
     temperature: float = 0.0
     max_tokens: int | None = 4096
+    max_section_chars: int = 30_000      # longer sections are split at paragraphs, one request per part
+    max_section_parts: int = 10          # more parts than this: the section is too_large, nothing is sent
+    section_deadline: float | None = None  # seconds for all attempts and re-asks of one request; None: 2.5 × timeout
+
+    @property
+    def deadline(self) -> float:
+        return self.section_deadline or 2.5 * self.timeout
+    explicit: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # set by config/env/option
 
 
-def load_settings(config: Path | None = None, **overrides: Any) -> LLMSettings:
+def is_local_url(url: str | None) -> bool:
+    """A server on this machine (Ollama, vLLM, llama-server, --local-model) needs no API key."""
+    return bool(url) and (urlsplit(url).hostname or "") in {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def load_settings(config: Path | None = None, warn: Callable[[str], None] | None = None,
+                  **overrides: Any) -> LLMSettings:
     """Settings from a TOML config file, then the environment, then explicit overrides.
 
-    Config keys: model, base_url, api_key, concurrency, response_format, timeout,
-    max_retries, max_reasks.  Environment: OPENAI_API_KEY, OPENAI_BASE_URL,
-    GKEXTRACT_MODEL, GKEXTRACT_CONCURRENCY, GKEXTRACT_RESPONSE_FORMAT.
+    Config keys: every LLMSettings field (model, base_url, api_key, mode, cache_dir,
+    concurrency, response_format, timeout, max_retries, max_reasks, max_section_chars,
+    max_section_parts, section_deadline …).  Environment: OPENAI_API_KEY, OPENAI_BASE_URL,
+    GKEXTRACT_MODEL, GKEXTRACT_CONCURRENCY, GKEXTRACT_RESPONSE_FORMAT, GKEXTRACT_CACHE.
+    Overrides that are None were not given, so they do not hide the file or the
+    environment.  ``warn`` hears about a config file that holds a key and that
+    other users can read.
     """
     values: dict[str, Any] = {}
     path = config or Path(os.environ.get("GKEXTRACT_CONFIG", Path.home() / ".config" / "gkextract" / "config.toml"))
     if path.is_file():
         with path.open("rb") as f:
-            values.update(tomllib.load(f))
+            try:
+                values.update(tomllib.load(f))
+            except tomllib.TOMLDecodeError as e:
+                raise ValueError(f"config file {path} is not valid TOML: {e}") from None
+        mode = path.stat().st_mode
+        if values.get("api_key") and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            (warn or (lambda m: warnings.warn(m, stacklevel=2)))(
+                f"{path} holds an API key and other users can read it (mode {stat.S_IMODE(mode):04o}); "
+                f"run: chmod 600 {path}")
     elif config is not None:
         raise FileNotFoundError(f"config file not found: {config}")
     env = {"api_key": "OPENAI_API_KEY", "base_url": "OPENAI_BASE_URL", "model": "GKEXTRACT_MODEL",
-           "concurrency": "GKEXTRACT_CONCURRENCY", "response_format": "GKEXTRACT_RESPONSE_FORMAT"}
+           "concurrency": "GKEXTRACT_CONCURRENCY", "response_format": "GKEXTRACT_RESPONSE_FORMAT",
+           "cache_dir": "GKEXTRACT_CACHE"}
     for key, var in env.items():
         if os.environ.get(var):
             values[key] = os.environ[var]
     values.update({k: v for k, v in overrides.items() if v is not None})
+    explicit = frozenset(values)       # what the user set, anywhere: a local server adapts only the rest
+    values.setdefault("cache_dir", DEFAULT_CACHE)
     known = set(LLMSettings.__dataclass_fields__)
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"unknown setting(s) in config: {', '.join(sorted(unknown))}")
-    for key, conv in (("concurrency", int), ("timeout", float), ("max_retries", int), ("max_reasks", int)):
-        if key in values:
-            values[key] = conv(values[key])
-    if "mode" in values:
-        values["mode"] = Mode(values["mode"])
-    if "response_format" in values:
-        values["response_format"] = ResponseFormat(values["response_format"])
-    if "cache_dir" in values:
-        values["cache_dir"] = Path(values["cache_dir"])
-    return LLMSettings(**values)
+    conversions: dict[str, Callable[[Any], Any]] = {
+        "concurrency": int, "timeout": float, "max_retries": int, "max_reasks": int, "max_wait": float,
+        "max_section_chars": int, "max_section_parts": int, "section_deadline": float,
+        "mode": Mode, "response_format": ResponseFormat, "cache_dir": lambda v: Path(v).expanduser()}
+    for key, conv in conversions.items():
+        if values.get(key) is not None:
+            try:
+                values[key] = conv(values[key])
+            except ValueError:
+                raise ValueError(f"setting {key}: {values[key]!r} is not a valid value") from None
+    register_secret(values.get("api_key"))
+    return LLMSettings(**values, explicit=explicit)
 
 
 # --- the reply store ---------------------------------------------------------------------
@@ -115,23 +165,29 @@ def request_key(body: dict[str, Any]) -> str:
 
 
 class ReplyStore:
-    """One JSON file per reply under ``root/responses``."""
+    """One JSON file per reply under ``root/responses``; only replies that validated are put here."""
 
     def __init__(self, root: Path, source: str = "recorded", imitates_model: str | None = None,
-                 note: str | None = None) -> None:
+                 note: str | None = None, provenance: dict[str, Any] | None = None) -> None:
         self.dir = Path(root) / "responses"
         self.source = source
         self.imitates_model = imitates_model
         self.note = note
+        self.provenance = provenance   # what produced a recorded reply: model file, hash, server parameters
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
-        p = self.path(key)
-        if not p.is_file():
+        """The saved reply, or None — also for a damaged file or one that is not a usable completion."""
+        try:
+            reply = json.loads(self.path(key).read_text(encoding="utf-8"))["response"]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return json.loads(p.read_text(encoding="utf-8"))["response"]
+        return reply if completion_problem(reply) is None else None
+
+    def evict(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
 
     def put(self, key: str, body: dict[str, Any], context: str | None, response: dict[str, Any]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -149,22 +205,59 @@ class ReplyStore:
             },
             "response": response,
         }
+        if self.provenance:
+            record["provenance"] = self.provenance
         if self.imitates_model:
             record["imitates_model"] = self.imitates_model
         if self.note:
             record["note"] = self.note
-        tmp = self.path(key).with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
-        tmp.replace(self.path(key))  # atomic: a killed run never leaves half a file
+        # A temporary name of its own (processes and tasks may save the same key at once),
+        # then an atomic rename: a killed run never leaves half a file, nor takes another's.
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(record, f, ensure_ascii=False, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
-def _complete(reply: dict[str, Any]) -> bool:
-    choices = reply.get("choices") or [{}]
-    return choices[0].get("finish_reason") == "stop" and not (choices[0].get("message") or {}).get("refusal")
+def completion_problem(reply: Any) -> str | None:
+    """Why a reply body is not a usable chat completion, or None if it is one.
+
+    Only the shape that ``_interpret`` relies on is required, so lenient
+    OpenAI-compatible servers (llama.cpp, Ollama, vLLM) still pass.
+    """
+    if not isinstance(reply, dict):
+        return f"the reply is a JSON {type(reply).__name__}, not an object"
+    choices = reply.get("choices")
+    if not choices and reply.get("error"):
+        error = reply["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        return f"the server answered 200 with an error object: {message}"
+    if not isinstance(choices, list) or not choices:
+        return "the reply has no choices"
+    choice = choices[0]
+    if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+        return "the reply's first choice has no message"
+    message = choice["message"]
+    for name in ("content", "refusal"):
+        if not isinstance(message.get(name), (str, type(None))):
+            return f"the reply's message {name} is not text"
+    if not isinstance(choice.get("finish_reason"), (str, type(None))):
+        return "the reply's finish_reason is not text"
+    return None
 
 
 class CachingTransport(httpx.AsyncBaseTransport):
-    """Serve saved replies; pass misses on to the real transport and save what comes back."""
+    """Serve saved replies; pass misses on to the real transport.
+
+    It never saves: ``structured_call`` puts a reply in the store once it has
+    validated, so a malformed or invalid reply is never served again.
+    """
 
     def __init__(self, store: ReplyStore, mode: Mode, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.store = store
@@ -172,24 +265,18 @@ class CachingTransport(httpx.AsyncBaseTransport):
         self.inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content or b"{}")
-        key = request_key(body)
-        cached = self.store.get(key) if self.mode is not Mode.record else None
+        key = request_key(json.loads(request.content or b"{}"))
+        refresh = request.headers.get(CACHE_HEADER) == "refresh"
+        cached = self.store.get(key) if self.mode is not Mode.record and not refresh else None
         if cached is not None:
-            return httpx.Response(200, json=cached, headers={CACHE_HEADER: "hit"}, request=request)
+            return httpx.Response(200, json=cached, headers={CACHE_HEADER: "hit", KEY_HEADER: key}, request=request)
         context = request.headers.get(CONTEXT_HEADER)
         if self.mode is Mode.replay:
             return httpx.Response(404, json={"error": {"message": f"no saved reply for {context} (key {key})",
                                                        "type": "replay_miss"}},
                                   headers={MISS_HEADER: key}, request=request)
         response = await self.inner.handle_async_request(request)
-        if response.status_code == 200:
-            data = await response.aread()
-            reply = json.loads(data)
-            if _complete(reply):  # a refused or cut-off reply is not worth keeping: a re-run may do better
-                self.store.put(key, body, context, reply)
-            return httpx.Response(200, content=data, headers={"content-type": "application/json"},
-                                  request=request)
+        response.headers[KEY_HEADER] = key
         return response
 
     async def aclose(self) -> None:
@@ -202,7 +289,16 @@ class ReplayMissError(LookupError):
     pass
 
 
-Status = Literal["ok", "refused", "truncated", "content_filter", "invalid", "error"]
+class BadResponse(Exception):
+    """A 200 whose body is not a well-formed chat completion; retried like a 429."""
+
+    def __init__(self, problem: str, body: str) -> None:
+        super().__init__(problem)
+        self.body = body
+
+
+Status = Literal["ok", "refused", "truncated", "content_filter", "invalid", "bad_response", "timeout",
+                 "too_large", "error"]
 
 
 @dataclass
@@ -224,8 +320,8 @@ class CallResult:
 
 
 def _transient(exc: BaseException) -> bool:
-    """429, 408, 409, 5xx, timeouts and dropped connections are worth another try; 4xx are not."""
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    """429, 408, 409, 5xx, timeouts, dropped connections and malformed 200s are worth another try; 4xx are not."""
+    if isinstance(exc, (openai.APIConnectionError, BadResponse)):  # includes APITimeoutError
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429) or exc.status_code >= 500)
 
@@ -268,28 +364,51 @@ class _Wait:
         return self.exp(state)
 
 
+@dataclass
+class LLMClient:
+    """The openai client, over the caching transport, and the store validated replies go into."""
+
+    api: openai.AsyncOpenAI
+    store: ReplyStore
+    mode: Mode
+
+    async def aclose(self) -> None:
+        await self.api.close()
+
+
 def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None,
-                store: ReplyStore | None = None) -> openai.AsyncOpenAI:
+                store: ReplyStore | None = None) -> LLMClient:
     """An AsyncOpenAI client whose HTTP goes through the reply store.
 
     The client's own retries are off: tenacity retries, so a failure is not retried twice over.
     """
-    caching = CachingTransport(store or ReplyStore(settings.cache_dir), settings.mode, transport)
+    store = store or ReplyStore(settings.cache_dir)
+    caching = CachingTransport(store, settings.mode, transport)
     http = httpx.AsyncClient(transport=caching, timeout=settings.timeout,
                              limits=httpx.Limits(max_connections=max(10, settings.concurrency * 2)))
     key = settings.api_key
+    if not key and is_local_url(settings.base_url):
+        key = "local-server-needs-no-key"
     if not key:
         if settings.mode is not Mode.replay:
             raise RuntimeError("no API key: set OPENAI_API_KEY or api_key in the config file "
                                "(or use --mode replay)")
         key = "replay-needs-no-key"
-    return openai.AsyncOpenAI(api_key=key, base_url=settings.base_url, max_retries=0,
-                              timeout=settings.timeout, http_client=http)
+    register_secret(key)
+    api = openai.AsyncOpenAI(api_key=key, base_url=settings.base_url, max_retries=0,
+                             timeout=settings.timeout, http_client=http)
+    return LLMClient(api, store, settings.mode)
 
 
 def _usage(completion: Any) -> tuple[int, int]:
+    """Token counts, 0 where a server sent none or something that is not a count."""
     u = getattr(completion, "usage", None)
-    return (getattr(u, "prompt_tokens", 0) or 0, getattr(u, "completion_tokens", 0) or 0) if u else (0, 0)
+
+    def count(name: str) -> int:
+        v = getattr(u, name, 0)
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
+
+    return count("prompt_tokens"), count("completion_tokens")
 
 
 @lru_cache(maxsize=None)
@@ -313,9 +432,18 @@ def schema_instruction(model: type[BaseModel]) -> str:
             + json.dumps(schema, ensure_ascii=False))
 
 
-async def structured_call(client: openai.AsyncOpenAI, settings: LLMSettings, messages: list[dict[str, str]],
-                          model: type[BaseModel], context: str) -> CallResult:
-    """One extraction: retries for transient errors, re-asks for invalid replies."""
+async def structured_call(client: LLMClient, settings: LLMSettings, messages: list[dict[str, str]],
+                          model: type[BaseModel], context: str, refresh: bool = False) -> CallResult:
+    """One extraction, validated before it is trusted or cached.
+
+    The one loop: send (transient errors and malformed 200s retried, at most
+    ``max_retries`` times), interpret (refusal, truncation, filter, schema),
+    re-ask an invalid reply with its error (at most ``max_reasks`` times), and
+    save a reply to the store only once it validated.  A saved reply that no
+    longer validates is dropped and asked again.  Everything runs under the
+    request's deadline, so a hanging server costs ``settings.deadline``, not
+    ``max_retries × timeout``.  Never raises for anything the server does.
+    """
     result = CallResult("error", None, None)
     messages = list(messages)
     if settings.response_format is ResponseFormat.json_object:
@@ -326,29 +454,41 @@ async def structured_call(client: openai.AsyncOpenAI, settings: LLMSettings, mes
         params["max_tokens"] = settings.max_tokens
     started = time.perf_counter()
     try:
-        while True:
-            completion, cached = await _send(client, settings, {**params, "messages": messages}, context, result)
-            result.cache_hits += cached
-            result.calls += not cached
-            pt, ct = _usage(completion)
-            result.prompt_tokens += pt
-            result.completion_tokens += ct
-            outcome = _interpret(completion, model)
-            result.raw_reply = outcome.raw
-            if outcome.status == "invalid" and result.reasks < settings.max_reasks:
-                result.reasks += 1
-                messages = messages + [
-                    {"role": "assistant", "content": outcome.raw or ""},
-                    {"role": "user", "content": "上面的回复没有通过校验，错误如下：\n" + (outcome.error or "")[:1500]
-                     + "\n请改正后重新输出完整的 JSON 对象，只输出 JSON。"},
-                ]
-                continue
-            result.status, result.parsed, result.error = outcome.status, outcome.parsed, outcome.error
-            break
+        async with asyncio.timeout(settings.deadline):
+            while True:
+                sent = await _send(client, settings, {**params, "messages": messages}, context, result, refresh)
+                pt, ct = _usage(sent.completion)
+                result.prompt_tokens += pt
+                result.completion_tokens += ct
+                outcome = _interpret(sent.completion, model)
+                result.raw_reply = outcome.raw
+                if outcome.status != "ok" and sent.cached and client.mode is Mode.live:
+                    client.store.evict(sent.key)   # saved before replies were validated: ask again
+                    refresh = True
+                    continue
+                if outcome.status == "ok" and not sent.cached and client.mode is not Mode.replay:
+                    client.store.put(sent.key, sent.body, context, sent.reply)
+                if outcome.status == "invalid" and result.reasks < settings.max_reasks:
+                    result.reasks += 1
+                    messages = messages + [
+                        {"role": "assistant", "content": outcome.raw or ""},
+                        {"role": "user", "content": "上面的回复没有通过校验，错误如下：\n" + (outcome.error or "")[:1500]
+                         + "\n请改正后重新输出完整的 JSON 对象，只输出 JSON。"},
+                    ]
+                    continue
+                result.status, result.parsed, result.error = outcome.status, outcome.parsed, outcome.error
+                break
+    except TimeoutError:
+        result.status = "timeout"
+        result.error = (f"no usable reply within the deadline of {settings.deadline:g} s "
+                        f"(timeout {settings.timeout:g} s per request, {result.retries} retries)")
+    except BadResponse as e:
+        result.status, result.error, result.raw_reply = "bad_response", str(e), clip(e.body)
     except ReplayMissError as e:
         result.status, result.error = "error", str(e)
     except openai.APIError as e:
         result.status, result.error = "error", f"{type(e).__name__}: {e}"
+    result.error, result.raw_reply = redact(clip(result.error)), redact(result.raw_reply)
     result.latency_ms = int((time.perf_counter() - started) * 1000)
     return result
 
@@ -361,16 +501,27 @@ class _Outcome:
     error: str | None = None
 
 
-async def _send(client: openai.AsyncOpenAI, settings: LLMSettings, params: dict[str, Any], context: str,
-                result: CallResult) -> tuple[ChatCompletion, bool]:
+@dataclass
+class _Sent:
+    """A well-formed completion, and what is needed to save it."""
+
+    completion: ChatCompletion
+    reply: dict[str, Any]
+    body: dict[str, Any]
+    key: str
+    cached: bool
+
+
+async def _send(client: LLMClient, settings: LLMSettings, params: dict[str, Any], context: str,
+                result: CallResult, refresh: bool) -> _Sent:
+    headers = {CONTEXT_HEADER: context, **({CACHE_HEADER: "refresh"} if refresh else {})}
     async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), wait=_Wait(settings.max_wait),
                                        stop=stop_after_attempt(settings.max_retries + 1), reraise=True):
         with attempt:
             if attempt.retry_state.attempt_number > 1:
                 result.retries += 1
             try:
-                raw = await client.chat.completions.with_raw_response.create(
-                    **params, extra_headers={CONTEXT_HEADER: context})
+                raw = await client.api.chat.completions.with_raw_response.create(**params, extra_headers=headers)
             except openai.NotFoundError as e:
                 if e.response.headers.get(MISS_HEADER):
                     raise ReplayMissError(f"replay: no saved reply for {context} "
@@ -378,13 +529,32 @@ async def _send(client: openai.AsyncOpenAI, settings: LLMSettings, params: dict[
                                           "record it with --mode record, or check model and prompt version"
                                           ) from None
                 raise
-            result.request_key = request_key(json.loads(raw.http_request.content))
-            return raw.parse(), raw.headers.get(CACHE_HEADER) == "hit"
+            cached = raw.headers.get(CACHE_HEADER) == "hit"
+            result.request_key = raw.headers.get(KEY_HEADER)
+            reply = _well_formed(raw.content)
+            result.cache_hits += cached
+            result.calls += not cached
+            return _Sent(ChatCompletion.construct(**reply), reply, json.loads(raw.http_request.content),
+                         result.request_key or "", cached)
     raise AssertionError("unreachable")
 
 
+def _well_formed(content: bytes) -> dict[str, Any]:
+    """The body as a completion dict, or BadResponse saying what it is instead."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        kind = "an HTML page" if text.lstrip()[:1] == "<" else "not JSON"
+        raise BadResponse(f"the server answered 200, but the body is {kind}", text) from None
+    problem = completion_problem(reply)
+    if problem:
+        raise BadResponse(problem, text)
+    return reply
+
+
 def _interpret(completion: ChatCompletion, model: type[BaseModel]) -> _Outcome:
-    """Turn a completion into a status: ok, refused, truncated, content_filter or invalid."""
+    """Turn a well-formed completion into a status: ok, refused, truncated, content_filter or invalid."""
     choice = completion.choices[0]
     message = choice.message
     if getattr(message, "refusal", None):

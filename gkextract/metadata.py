@@ -42,8 +42,6 @@ _DEPARTMENT_RE = re.compile(r"(?:办公室|办公厅|局|委员会|委|厅|中�
 _TOWNSHIP_RE = re.compile(r"(?:乡|镇|街道|街道办事处|苏木)(?:人民政府)?$")
 _SOURCE_RE = re.compile(r"(?:来源|信息来源|发布机构)\s*[:：]\s*([^\s:：]{3,40})")
 
-LEVELS = ("province", "city", "county", "township", "department")
-
 
 @dataclass(frozen=True)
 class Metadata:

@@ -6,29 +6,42 @@ the validated reply into items, has grounding.py score them against the report
 and its tables (crosscheck.py), and hands the result to store.py, which writes
 the call and its items in one transaction.  A section already extracted with the
 same model and prompt version is not sent again.
+
+A batch never stops for one section: each runs in a worker that turns any
+failure into that section's status, a section longer than
+``max_section_chars`` is sent in parts (cut at paragraphs) whose replies are
+merged, and on Ctrl-C every worker is cancelled and awaited before the client
+closes, so what was saved stays saved and a re-run resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import sqlite_utils
 
 from .crosscheck import Cells, table_reference
+from .domain import NARRATIVE_KINDS
 from rapidfuzz import fuzz, process
 
 from .grounding import (DEFAULT_THRESHOLD, Assessment, Fact, Grounder, assess_fact, assess_shared_numbers,
                         assess_statement, fold, measures_start)
-from .llm import CallResult, LLMSettings, ReplyStore, make_client, structured_call
+from .llm import CallResult, LLMSettings, Mode, ReplyStore, make_client, structured_call
 from .prompts import Prompt, build_messages, load_prompt
 from .schema import SECTION_SCHEMAS, OverviewFacts, ProblemsFacts
 from .store import write_extraction
 
-SECTIONS = ("overview", "problems")
+SECTIONS = NARRATIVE_KINDS
+T = TypeVar("T")
 
 
 # --- replies into items ------------------------------------------------------------------
@@ -146,6 +159,7 @@ class ExtractSummary:
     reports: int = 0
     sections: int = 0
     already_done: int = 0
+    saved: int = 0              # sections whose extraction succeeded and was written in this run
     calls: int = 0
     cache_hits: int = 0
     retries: int = 0
@@ -159,14 +173,22 @@ class ExtractSummary:
     failures: list[dict[str, str]] = field(default_factory=list)
 
 
+class ExtractInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the batch; ``summary`` says what was saved before it."""
+
+    def __init__(self, summary: ExtractSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
 def pending_sections(db: sqlite_utils.Database, settings: LLMSettings, prompts: dict[str, Prompt],
-                     report_ids: list[str] | None = None) -> tuple[list[tuple[str, str]], int]:
-    """(report, section) pairs still to extract, and how many are already done."""
+                     report_ids: list[str] | None = None, redo: bool = False) -> tuple[list[tuple[str, str]], int]:
+    """(report, section) pairs still to extract, and how many are already done (``redo``: none are)."""
     todo, done = [], 0
     rows = db.execute(
         "SELECT s.report_id, s.kind FROM sections s WHERE s.status = 'found' AND s.kind IN ('overview', 'problems') "
         "ORDER BY s.report_id, s.ordinal").fetchall()
-    ok = {(r, s) for r, s, v in db.execute(
+    ok = set() if redo else {(r, s) for r, s, v in db.execute(
         "SELECT report_id, section, prompt_version FROM extractions WHERE status = 'ok' AND model = ?",
         [settings.model]) if v == prompts[s].version}
     for rid, kind in rows:
@@ -179,6 +201,76 @@ def pending_sections(db: sqlite_utils.Database, settings: LLMSettings, prompts: 
     return todo, done
 
 
+# --- sections too long for one request ---------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[。；;！？!?]")
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut ``text`` into parts of at most ``limit`` characters whose concatenation is ``text``.
+
+    Cuts fall after a line break where one lies in the second half of a part,
+    else after a sentence end, else at the limit: a quote is rarely cut, and
+    nothing is dropped or repeated, so every quote still lies in the section.
+    """
+    parts: list[str] = []
+    start = 0
+    while len(text) - start > limit:
+        window = text[start:start + limit]
+        cut = window.rfind("\n") + 1
+        if cut <= limit // 2:
+            ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+            cut = ends[-1] if ends and ends[-1] > limit // 2 else limit
+        parts.append(text[start:start + cut])
+        start += cut
+    parts.append(text[start:])
+    return parts
+
+
+def merge_results(parts: list[CallResult], schema: type[OverviewFacts] | type[ProblemsFacts]) -> CallResult:
+    """One section's result from its parts' results: items concatenated, counts summed.
+
+    A part that failed makes the section fail with that part's status (the
+    parts that succeeded are in the reply store, so a re-run pays only for it).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    failed = next(((i, p) for i, p in enumerate(parts, 1) if p.status != "ok"), None)
+    merged = CallResult("ok", None, json.dumps({"parts": [p.raw_reply for p in parts]}, ensure_ascii=False),
+                        request_key=",".join(p.request_key or "" for p in parts))
+    for name in ("calls", "cache_hits", "reasks", "retries", "prompt_tokens", "completion_tokens", "latency_ms"):
+        setattr(merged, name, sum(getattr(p, name) for p in parts))
+    if failed:
+        i, p = failed
+        merged.status, merged.error = p.status, f"part {i} of {len(parts)}: {p.error}"
+    else:
+        merged.parsed = schema(**{name: [item for p in parts for item in getattr(p.parsed, name)]
+                                  for name in schema.model_fields})
+    return merged
+
+
+async def extract_section(client, settings: LLMSettings, prompt: Prompt, issuer: str | None, year: int | None,
+                          heading: str, text: str, context: str, refresh: bool = False) -> CallResult:
+    """Extract one section: in one request, or in parts when it is longer than ``max_section_chars``."""
+    parts = split_text(text, settings.max_section_chars)
+    if len(parts) > settings.max_section_parts:
+        return CallResult("too_large", None, None, error=(
+            f"the section has {len(text):,} characters: {len(parts)} requests of at most "
+            f"{settings.max_section_chars:,}, more than max_section_parts = {settings.max_section_parts}; "
+            "nothing was sent (raise max_section_parts in the config to extract it anyway)"))
+    results = []
+    for i, part in enumerate(parts, 1):
+        label = heading if len(parts) == 1 else f"{heading}（第 {i} 部分，共 {len(parts)} 部分）"
+        where = context if len(parts) == 1 else f"{context} part {i}/{len(parts)}"
+        results.append(await structured_call(client, settings, build_messages(prompt, issuer, year, label, part),
+                                             SECTION_SCHEMAS[prompt.section], context=where, refresh=refresh))
+        if results[-1].status != "ok":
+            break
+    return merge_results(results, SECTION_SCHEMAS[prompt.section])
+
+
+# --- the batch ---------------------------------------------------------------------------------
+
 def _store(db: sqlite_utils.Database, rid: str, kind: str, prompt: Prompt, settings: LLMSettings,
            res: CallResult, threshold: float) -> dict[str, int]:
     grounded = None
@@ -188,27 +280,46 @@ def _store(db: sqlite_utils.Database, rid: str, kind: str, prompt: Prompt, setti
                             settings.mode.value, res, grounded, threshold)
 
 
+def _internal_error(e: BaseException) -> CallResult:
+    return CallResult("error", None, None, error=f"internal error: {type(e).__name__}: {e}")
+
+
 async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo: list[tuple[str, str]],
                          prompts: dict[str, Prompt], threshold: float, summary: ExtractSummary,
                          transport: httpx.AsyncBaseTransport | None, store: ReplyStore | None,
-                         on_done: Callable[[str, str, CallResult], None] | None) -> None:
+                         on_done: Callable[[str, str, CallResult], None] | None, refresh: bool) -> None:
+    """``concurrency`` workers call the model; this task alone writes to the database.
+
+    A worker turns anything a section raises into that section's status.  On
+    cancellation (Ctrl-C) the workers are cancelled and awaited, then the client
+    is closed: no request outlives the client, no task exception goes unseen.
+    """
     client = make_client(settings, transport, store)
-    sem = asyncio.Semaphore(settings.concurrency)
+    queue = iter(todo)
+    results: asyncio.Queue[tuple[str, str, CallResult]] = asyncio.Queue()
 
-    async def one(rid: str, kind: str) -> tuple[str, str, CallResult]:
-        issuer, year, heading, text = db.execute(
-            "SELECT r.issuer, r.year, s.heading, s.text FROM reports r JOIN sections s ON s.report_id = r.id "
-            "WHERE r.id = ? AND s.kind = ?", [rid, kind]).fetchone()
-        messages = build_messages(prompts[kind], issuer, year, heading, text)
-        async with sem:
-            res = await structured_call(client, settings, messages, SECTION_SCHEMAS[kind],
-                                        context=f"report {rid} section {kind}")
-        return rid, kind, res
+    async def worker() -> None:
+        for rid, kind in queue:
+            try:
+                issuer, year, heading, text = db.execute(
+                    "SELECT r.issuer, r.year, s.heading, s.text FROM reports r JOIN sections s "
+                    "ON s.report_id = r.id WHERE r.id = ? AND s.kind = ?", [rid, kind]).fetchone()
+                res = await extract_section(client, settings, prompts[kind], issuer, year, heading, text,
+                                            f"report {rid} section {kind}", refresh)
+            except Exception as e:  # a bug in one section must not stop the others
+                res = _internal_error(e)
+            results.put_nowait((rid, kind, res))
 
+    workers = [asyncio.create_task(worker()) for _ in range(min(settings.concurrency, len(todo)))]
     try:
-        for fut in asyncio.as_completed([one(r, k) for r, k in todo]):
-            rid, kind, res = await fut
-            counts = _store(db, rid, kind, prompts[kind], settings, res, threshold)
+        for _ in todo:
+            rid, kind, res = await results.get()
+            try:
+                counts = _store(db, rid, kind, prompts[kind], settings, res, threshold)
+            except Exception as e:  # grounding or storing this one failed: record that, go on
+                res = _internal_error(e)
+                counts = _store(db, rid, kind, prompts[kind], settings, res, threshold)
+            summary.saved += res.status == "ok"
             summary.calls += res.calls
             summary.cache_hits += res.cache_hits
             summary.retries += res.retries
@@ -223,12 +334,42 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
             if on_done:
                 on_done(rid, kind, res)
     finally:
-        await client.close()
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await client.aclose()
+
+
+async def extract_reports_async(db: sqlite_utils.Database, settings: LLMSettings, *,
+                                report_ids: list[str] | None = None, threshold: float | None = None,
+                                prompts_dir: Path | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                                store: ReplyStore | None = None, refresh: bool = False,
+                                on_total: Callable[[int], None] | None = None,
+                                on_done: Callable[[str, str, CallResult], None] | None = None,
+                                summary: ExtractSummary | None = None) -> ExtractSummary:
+    """Extract every pending narrative section, on the caller's event loop (``await`` it).
+
+    Arguments as for ``extract_reports``.  ``summary`` is filled in as sections
+    are saved, so a caller that cancels the task still knows what was saved.
+    """
+    if refresh and settings.mode is Mode.replay:
+        raise ValueError("--refresh asks the model again: it needs --mode live or record, not replay")
+    prompts = {s: load_prompt(s, prompts_dir) for s in SECTIONS}
+    todo, done = pending_sections(db, settings, prompts, report_ids, redo=refresh)
+    summary = summary if summary is not None else ExtractSummary()
+    summary.reports, summary.sections, summary.already_done = len({r for r, _ in todo}), len(todo), done
+    if on_total:
+        on_total(len(todo))
+    if todo:
+        await _extract_async(db, settings, todo, prompts, threshold if threshold is not None else DEFAULT_THRESHOLD,
+                             summary, transport, store, on_done, refresh)
+    return summary
 
 
 def extract_reports(db: sqlite_utils.Database, settings: LLMSettings, *, report_ids: list[str] | None = None,
                     threshold: float | None = None, prompts_dir: Path | None = None,
                     transport: httpx.AsyncBaseTransport | None = None, store: ReplyStore | None = None,
+                    refresh: bool = False,
                     on_total: Callable[[int], None] | None = None,
                     on_done: Callable[[str, str, CallResult], None] | None = None) -> ExtractSummary:
     """Extract every pending narrative section.
@@ -237,14 +378,56 @@ def extract_reports(db: sqlite_utils.Database, settings: LLMSettings, *, report_
     scores, and queries apply the review threshold when they read.
     ``transport`` replaces the network (tests, benchmarks); ``store`` replaces the
     reply store (to save hand-written replies with their provenance).
+    ``refresh`` extracts the selected reports again, ignoring saved replies.
+    Inside a running event loop (Jupyter) the work runs on a loop of its own in
+    a worker thread while this call waits (see ``run_sync``).
+    Ctrl-C raises ExtractInterrupted once every section in flight is cancelled.
     """
-    prompts = {s: load_prompt(s, prompts_dir) for s in SECTIONS}
-    todo, done = pending_sections(db, settings, prompts, report_ids)
-    summary = ExtractSummary(reports=len({r for r, _ in todo}), sections=len(todo), already_done=done)
-    if on_total:
-        on_total(len(todo))
-    if todo:
-        asyncio.run(_extract_async(db, settings, todo, prompts, threshold if threshold is not None
-                                   else DEFAULT_THRESHOLD, summary, transport, store, on_done))
-    return summary
+    summary = ExtractSummary()
+    try:
+        return run_sync(extract_reports_async(
+            db, settings, report_ids=report_ids, threshold=threshold, prompts_dir=prompts_dir, transport=transport,
+            store=store, refresh=refresh, on_total=on_total, on_done=on_done, summary=summary))
+    except KeyboardInterrupt:
+        raise ExtractInterrupted(summary) from None
 
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from synchronous code, even inside a running event loop.
+
+    ``asyncio.run`` refuses to start inside a running loop (a Jupyter cell), and
+    blocking that loop from within is impossible, so there the coroutine runs on
+    a new loop in a worker thread while this thread waits.  The database
+    connection is used by one thread at a time (open_db allows the hand-over).
+    Ctrl-C while waiting cancels the coroutine, waits for its clean-up, and
+    raises KeyboardInterrupt here.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            loop.run_until_complete(task)
+        except BaseException as e:  # re-raised in the waiting thread
+            failure.append(e)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=work, name="gkextract-run-sync", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        with contextlib.suppress(RuntimeError):   # the loop may have finished meanwhile
+            loop.call_soon_threadsafe(task.cancel)
+        thread.join()
+        raise
+    if failure:
+        raise failure[0]
+    return task.result()

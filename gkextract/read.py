@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +48,23 @@ class Document:
     meta: dict[str, str] = field(default_factory=dict)  # HTML: title, ArticleTitle, PubDate …
 
 
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def display_path(path: str | Path) -> str:
+    """A file name as text that is safe to store and print.
+
+    Bytes that are not UTF-8 (surrogate-escaped by the OS layer) and control
+    characters are written as ``\\xNN``; any other name is unchanged.  The
+    exact bytes are ``os.fsencode(path)``.
+    """
+    text = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    return _UNSAFE_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def read_document(path: str | Path) -> Document:
     """Read ``path`` by its suffix; raise ReadError if it is not a readable report."""
-    name = str(path)
+    name = display_path(path)
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -144,14 +160,56 @@ def _decode(data: bytes, name: str, declared: str | None) -> tuple[str, str]:
     except UnicodeDecodeError as e:
         utf8_error = e.start
     try:
-        return data.decode("gb18030"), "gb18030"
+        text = data.decode("gb18030")
+        if _gb2312_share(text) >= _MIN_GB2312_SHARE:
+            return text, "gb18030"
+        gb_error = None
     except UnicodeDecodeError as e:
         gb_error = e.start
+    if _is_big5(data):
+        raise ReadError(f"{name}: the text is Big5-encoded traditional Chinese (as used in Taiwan and "
+                        f"Hong Kong); gkextract reads mainland reports in simplified Chinese "
+                        f"(UTF-8 or GB18030/GBK) — convert the file first")
+    if gb_error is None:
+        return text, "gb18030"
     best = charset_normalizer.from_bytes(data).best()
     if best is None or best.chaos > _MAX_CHAOS:
         raise ReadError(f"{name}: cannot determine the text encoding (not valid UTF-8: bad byte "
                         f"at offset {utf8_error}; not valid GB18030: bad byte at offset {gb_error})")
     return str(best), codecs.lookup(best.encoding).name
+
+
+# Mainland text in GBK keeps to GB2312's characters almost entirely (the samples: 97-100 %
+# of their non-Latin characters); Big5 bytes read as GB18030 give about a third.
+_MIN_GB2312_SHARE = 0.8
+
+
+def _gb2312_share(text: str) -> float:
+    """The share of characters beyond Latin-1 that GB2312 has."""
+    wide = [c for c in text if ord(c) > 0xFF]
+    if not wide:
+        return 1.0
+    return sum(1 for c in wide if _in_gb2312(c)) / len(wide)
+
+
+@lru_cache(maxsize=None)
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _is_big5(data: bytes) -> bool:
+    """Valid Big5 whose characters are mostly CJK ideographs and punctuation."""
+    try:
+        text = data.decode("big5")
+    except UnicodeDecodeError:
+        return False
+    wide = [c for c in text if ord(c) > 0xFF]
+    cjk = sum(1 for c in wide if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef")
+    return bool(wide) and cjk >= 0.9 * len(wide)
 
 
 _META_CHARSET_RE = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([a-z0-9_.:-]+)", re.I)

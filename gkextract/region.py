@@ -124,3 +124,27 @@ def resolve(name: str, context: str = "") -> Region | None:
     if rivals and any(r.code != best.code for r in rivals):
         return None  # ambiguous: better nothing than a wrong province
     return best
+
+
+
+_SUFFIXED = re.compile("(?:" + "|".join(_SUFFIXES) + ")$")
+
+
+def leading_region(name: str, context: str = "") -> tuple[Region | None, int]:
+    """The region a name starts with (保定市竞秀区 of 保定市竞秀区人民政府) and where it ends.
+
+    Only a run of region names that ends like a region (县, 自治县, 区, 市 …) counts, so
+    平潭综合实验区 does not start with 平潭县; an ambiguous run (two 朝阳区 and no
+    context to choose) gives None.
+    """
+    pos = end = 0
+    for m in _pattern().finditer(name):
+        if m.start() != pos:
+            break
+        pos = m.end()
+        if _SUFFIXED.search(m.group()):
+            end = pos
+    if not end:
+        return None, 0
+    region = resolve(name[:end], context)
+    return (region, end) if region else (None, 0)

@@ -24,15 +24,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Prompt
 
-from .explore import (CATEGORY_LABELS, FilterError, Filters, canonical_category, decode, ensure_extractions, status_sql,
-                      with_threshold,
-                      explain_flags, item_label, item_where, items_from, where_sql)
-from .export import ExportFormat, write_rows
+from .domain import DECISIONS, EDITABLE, Lang, category_label
+from .queries import (FilterError, Filters, canonical_category, decode, ensure_extractions, explain_flags, item_label,
+                      item_where, items_from, status_sql, where_sql, with_threshold)
+from .render import DEFAULT_ENCODING, ExportFormat, write_rows
 from .store import as_json
 
-EDITABLE = {"facts": ("value", "unit"), "problems": ("category", "summary"),
-            "improvements": ("category", "summary")}
-DECISIONS = ("accept", "correct", "reject")
 _DECISION_WORDS = {"a": "accept", "accepted": "accept", "c": "correct", "corrected": "correct",
                    "r": "reject", "rejected": "reject"} | {d: d for d in DECISIONS}
 QUEUE_CSV_COLUMNS = (
@@ -147,11 +144,17 @@ def decide(db: sqlite_utils.Database, table: str, item_id: int, decision: str, r
 
 # --- CSV round trip -------------------------------------------------------------------------
 
-def export_queue(db: sqlite_utils.Database, path: Path, f: Filters, everything: bool = False) -> int:
-    """The queue as a spreadsheet with empty decision columns to fill in."""
+def export_queue(db: sqlite_utils.Database, path: Path, f: Filters, everything: bool = False,
+                 encoding: str = DEFAULT_ENCODING, lang: Lang = Lang.zh) -> int:
+    """The queue as a spreadsheet with empty decision columns to fill in (``why`` in ``lang``)."""
     rows = ({**item, "table": item["item_table"], "flags": ", ".join(item["flags"]),
-             "why": " ".join(explain_flags(item["flags"]))} for item in queue(db, f, everything))
-    return write_rows(path, rows, QUEUE_CSV_COLUMNS, ExportFormat.csv)
+             "why": " ".join(explain_flags(item["flags"], lang))} for item in queue(db, f, everything))
+    try:
+        with path.open("wb") as fh:
+            return write_rows(fh, rows, QUEUE_CSV_COLUMNS, ExportFormat.csv, encoding)
+    except BaseException:
+        path.unlink(missing_ok=True)   # never half a spreadsheet
+        raise
 
 
 @dataclass
@@ -223,9 +226,11 @@ def evidence_context(text: str, start: int, end: int, width: int = CONTEXT_CHARS
     return flat(text[max(0, start - pad):start]), flat(text[start:end]), flat(text[end:end + pad])
 
 
-def render_item(item: dict[str, Any], text: str, pos: int, total: int, plain: bool = False) -> str:
+def render_item(item: dict[str, Any], text: str, pos: int, total: int, plain: bool = False,
+                lang: Lang = Lang.zh) -> str:
     """One queue item as rich markup: what was extracted, why it is flagged, where it stands.
-    ``plain`` (a terminal without colour) marks the quote with »…« instead of reverse video."""
+    ``plain`` (a terminal without colour) marks the quote with »…« instead of reverse video;
+    ``lang``: the category's name and the flags' explanations in Chinese or English."""
     table = item["item_table"]
     region = " ".join(x for x in (item["province"], item["city"], item["county"]) if x)
     lines = [f"[bold]({pos}/{total}) {table} #{item['id']}[/]  score {item['score']:.2f}  "
@@ -233,10 +238,10 @@ def render_item(item: dict[str, Any], text: str, pos: int, total: int, plain: bo
     if table == "facts":
         lines.append(f"fact: [bold]{escape(item_label(table, item))}[/]")
     else:
-        lines.append(f"category: [bold]{item['category']}[/] ({CATEGORY_LABELS.get(item['category'], '?')})")
+        lines.append(f"category: [bold]{item['category']}[/] ({category_label(item['category'], lang)})")
         lines.append(f"summary: [bold]{escape(item['summary'])}[/]")
     lines.append("why it is flagged:")
-    lines += [f"  - {escape(why)}" for why in explain_flags(item["flags"])] or ["  - (no flags)"]
+    lines += [f"  - {escape(why)}" for why in explain_flags(item["flags"], lang)] or ["  - (no flags)"]
     if item["span_start"] is None:
         lines.append("The quote was not found in the report; the model's evidence alone:")
         lines.append(f"  [bold]{escape(item['evidence'] or '')}[/]")
@@ -272,7 +277,7 @@ def _ask_changes(table: str, item: dict[str, Any], console: Console,
 
 
 def run_session(db: sqlite_utils.Database, items: list[dict[str, Any]], reviewer: str, console: Console,
-                ask: Callable[..., str] = Prompt.ask) -> Counter[str]:
+                ask: Callable[..., str] = Prompt.ask, lang: Lang = Lang.zh) -> Counter[str]:
     """Walk the queue; every decision is written at once, so quitting loses nothing."""
     done: Counter[str] = Counter()
     texts: dict[str, str] = {}
@@ -282,7 +287,8 @@ def run_session(db: sqlite_utils.Database, items: list[dict[str, Any]], reviewer
         if rid not in texts:
             texts[rid] = db.execute("SELECT text FROM reports WHERE id = ?", [rid]).fetchone()[0]
         console.rule()
-        console.print(render_item(item, texts[rid], pos, len(items), plain=console.color_system is None))
+        console.print(render_item(item, texts[rid], pos, len(items), plain=console.color_system is None,
+                                  lang=lang))
         while True:
             try:
                 key = ask(escape("[a]ccept [c]orrect [r]eject [s]kip [q]uit"), console=console,

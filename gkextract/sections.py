@@ -14,20 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .domain import NARRATIVE_KINDS, PART_KINDS, PART_TITLES
 from .normalize import Normalized, normalize
 
-PART_KINDS: tuple[str, ...] = (
-    "overview", "proactive", "applications", "review_litigation", "problems", "other",
-)
-PART_TITLES = {
-    "overview": "总体情况",
-    "proactive": "主动公开政府信息情况",
-    "applications": "收到和处理政府信息公开申请情况",
-    "review_litigation": "政府信息公开行政复议、行政诉讼情况",
-    "problems": "存在的主要问题及改进情况",
-    "other": "其他需要报告的事项",
-}
-NARRATIVE_KINDS = ("overview", "problems")
 _NUMERALS = "一二三四五六七八九十"
 _CANONICAL = dict(zip(PART_KINDS, "一二三四五六"))
 

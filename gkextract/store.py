@@ -7,8 +7,10 @@ as is.  Every schema change is a numbered migration recorded in
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -346,27 +348,207 @@ def _m005_read_time_threshold(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m007_file_bytes(db: sqlite_utils.Database) -> None:
+    """File names exactly as the OS gave them.
+
+    ``files.path`` is text that shows every name safely (bytes that are not
+    UTF-8, and control characters, written as ``\\xNN``); ``path_bytes`` keeps
+    the name's bytes, so nothing about a name is lost.
+    """
+    db.execute("ALTER TABLE files ADD COLUMN path_bytes BLOB")
+def _m008_across_years(db: sqlite_utils.Database) -> None:
+    """Issuers as entities, checks across years, boilerplate, concreteness, follow-up, the evaluation view.
+
+    Everything here is derived (crossyear.refresh rebuilds it) except
+    ``issuer_decisions``, the audit trail of hand merges.  Cross-year and deadline
+    checks live in ``checks`` next to the table checks, told apart by ``scope``.
+    ``settings.crossyear_inputs`` holds the fingerprint of the inputs the derived
+    rows were computed from; the ``evaluation`` view says whether it is ``current``.
+    """
+    db.executescript(
+        """
+        ALTER TABLE checks ADD COLUMN scope TEXT NOT NULL DEFAULT 'report';  -- report | crossyear | deadline
+        ALTER TABLE checks ADD COLUMN compared_with TEXT;                    -- crossyear: the other year's report
+
+        CREATE TABLE issuers (
+            id TEXT PRIMARY KEY,            -- the key of its name: 人民政府 = 政府, a leading region as its code
+            name TEXT NOT NULL,             -- as its latest report writes it, or as a merge chose
+            level TEXT,
+            province TEXT,
+            city TEXT,
+            county TEXT,
+            region_code TEXT,
+            reports INTEGER NOT NULL,
+            first_year INTEGER,
+            last_year INTEGER
+        );
+        CREATE TABLE issuer_aliases (
+            issuer_id TEXT NOT NULL REFERENCES issuers(id) ON DELETE CASCADE,
+            alias TEXT NOT NULL,            -- another name of the same body, as written
+            how TEXT NOT NULL,              -- rule | report (a report says so) | merge (by hand)
+            report_id TEXT,
+            evidence TEXT,
+            PRIMARY KEY (issuer_id, alias)
+        );
+        CREATE TABLE report_issuers (
+            report_id TEXT PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE,
+            issuer_id TEXT NOT NULL
+        );
+        CREATE INDEX report_issuers_issuer ON report_issuers(issuer_id);
+        CREATE TABLE issuer_suggestions (   -- a report names another issuer of its kind: merge if renamed
+            issuer_id TEXT NOT NULL,
+            other_issuer_id TEXT NOT NULL,
+            report_id TEXT NOT NULL,
+            evidence TEXT NOT NULL
+        );
+        CREATE TABLE issuer_decisions (     -- the audit trail: never updated, replayed on every refresh
+            id INTEGER PRIMARY KEY,
+            action TEXT NOT NULL CHECK (action IN ('merge', 'unmerge')),
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            into_name TEXT,
+            into_key TEXT,
+            reviewer TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            note TEXT
+        );
+
+        CREATE TABLE section_similarity (   -- section 五 against the issuer's previous report and the year's peers
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            relation TEXT NOT NULL,         -- previous | peer (the most similar report of another issuer)
+            other_report_id TEXT NOT NULL,
+            score REAL NOT NULL,            -- rapidfuzz ratio of the simplified texts, 0–1
+            near_verbatim INTEGER NOT NULL, -- 雷同: score at or above boilerplate.NEAR_VERBATIM
+            peers_near_verbatim INTEGER,    -- peer: how many other issuers' reports are 雷同
+            PRIMARY KEY (report_id, relation)
+        );
+        CREATE TABLE problem_similarity (   -- each stated problem's closest match
+            problem_id INTEGER NOT NULL REFERENCES problems(id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL,
+            relation TEXT NOT NULL,         -- previous | peer
+            other_problem_id INTEGER NOT NULL REFERENCES problems(id) ON DELETE CASCADE,
+            other_report_id TEXT NOT NULL,
+            score REAL NOT NULL,
+            near_verbatim INTEGER NOT NULL,
+            PRIMARY KEY (problem_id, relation)
+        );
+        CREATE TABLE concreteness (         -- rules over the located text, with the reasons
+            item_table TEXT NOT NULL,       -- problems | improvements
+            item_id INTEGER NOT NULL,
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            score REAL,                     -- share of object, quantity, deadline, owner named; NULL if not located
+            object INTEGER,
+            quantity INTEGER,
+            deadline INTEGER,
+            owner INTEGER,
+            reasons TEXT NOT NULL,          -- JSON list
+            located_text TEXT,
+            PRIMARY KEY (item_table, item_id)
+        );
+        CREATE TABLE followups (            -- an improvement promised in year N, looked for in year N+1
+            improvement_id INTEGER PRIMARY KEY REFERENCES improvements(id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL,
+            next_report_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('addressed', 'repeated', 'not_mentioned')),
+            matched_table TEXT,             -- problems | facts
+            matched_id INTEGER,
+            score REAL,
+            how TEXT,                       -- why it was linked, in words
+            evidence TEXT NOT NULL,         -- the promise, year N
+            next_evidence TEXT              -- what year N+1 says
+        );
+        CREATE INDEX followups_next ON followups(next_report_id);
+
+        CREATE VIEW crossyear_inputs AS SELECT
+            (SELECT count(*) || ':' || coalesce(max(ingested_at), '') FROM reports) || '|' ||
+            (SELECT count(*) || ':' || coalesce(max(id), 0) FROM extractions) || '|' ||
+            (SELECT count(*) || ':' || coalesce(max(id), 0) FROM reviews) || '|' ||
+            (SELECT count(*) || ':' || coalesce(max(id), 0) FROM issuer_decisions) AS fingerprint;
+
+        CREATE VIEW evaluation AS
+        WITH
+          arith AS (SELECT report_id, sum(status = 'pass') AS passed, sum(status = 'fail') AS failed
+                    FROM checks WHERE scope = 'report' GROUP BY report_id),
+          xyear AS (SELECT report_id, sum(status = 'pass' AND check_id NOT LIKE 'crossyear.jump.%') AS passed,
+                           sum(status = 'fail') AS failed, sum(status = 'suspicious') AS suspicious,
+                           sum(check_id LIKE 'crossyear.jump.%' AND status != 'skipped') AS jumps
+                    FROM checks WHERE scope = 'crossyear' GROUP BY report_id),
+          deadline AS (SELECT report_id, status,
+                              printf('%04d-%02d-%02d', expected / 10000, expected / 100 % 100, expected % 100) AS due
+                       FROM checks WHERE scope = 'deadline'),
+          probs AS (SELECT report_id, count(*) AS n FROM problems_reviewed WHERE review_status != 'rejected'
+                    GROUP BY report_id),
+          boiler AS (SELECT report_id, count(DISTINCT problem_id) AS n FROM problem_similarity WHERE near_verbatim
+                     GROUP BY report_id),
+          conc AS (SELECT report_id, avg(CASE WHEN item_table = 'problems' THEN score END) AS problems,
+                          avg(CASE WHEN item_table = 'improvements' THEN score END) AS improvements
+                   FROM concreteness GROUP BY report_id),
+          follow AS (SELECT next_report_id AS report_id, count(*) AS due, sum(status = 'addressed') AS addressed,
+                            sum(status = 'repeated') AS repeated FROM followups GROUP BY next_report_id)
+        SELECT r.id AS report_id, r.file_name, ri.issuer_id, i.name AS issuer, r.year, r.level, r.province, r.city,
+               r.county, r.publication_date AS published, d.due AS deadline,
+               CASE d.status WHEN 'pass' THEN 'met' WHEN 'fail' THEN 'late' ELSE 'unknown' END AS on_time,
+               CASE d.status WHEN 'fail' THEN CAST(julianday(r.publication_date) - julianday(d.due) AS INTEGER)
+                             WHEN 'pass' THEN 0 END AS days_late,
+               CASE WHEN a.failed > 0 THEN 0 WHEN a.passed > 0 THEN 1 END AS arithmetic_consistent,
+               CASE WHEN a.passed + a.failed > 0 THEN a.failed END AS arithmetic_failed,
+               CASE WHEN c.failed > 0 THEN 0 WHEN c.passed > 0 THEN 1 END AS crossyear_consistent,
+               CASE WHEN c.passed + c.failed > 0 THEN c.failed END AS crossyear_failed,
+               CASE WHEN c.jumps > 0 THEN c.suspicious END AS suspicious_jumps,
+               p.n AS problems,
+               CASE WHEN p.n > 0 THEN round(coalesce(b.n, 0) * 1.0 / p.n, 3) END AS boilerplate_share,
+               (SELECT round(score, 3) FROM section_similarity s
+                WHERE s.report_id = r.id AND s.relation = 'previous') AS section_vs_previous,
+               (SELECT round(score, 3) FROM section_similarity s
+                WHERE s.report_id = r.id AND s.relation = 'peer') AS section_vs_peers,
+               round(k.problems, 3) AS concreteness, round(k.improvements, 3) AS promise_concreteness,
+               f.due AS promises_due, f.addressed, f.repeated,
+               CASE WHEN f.due > 0 THEN round(f.addressed * 1.0 / f.due, 3) END AS followup_rate,
+               (SELECT value FROM settings WHERE key = 'crossyear_inputs') IS
+               (SELECT fingerprint FROM crossyear_inputs) AS current
+        FROM reports r
+        LEFT JOIN report_issuers ri ON ri.report_id = r.id
+        LEFT JOIN issuers i ON i.id = ri.issuer_id
+        LEFT JOIN arith a ON a.report_id = r.id
+        LEFT JOIN xyear c ON c.report_id = r.id
+        LEFT JOIN deadline d ON d.report_id = r.id
+        LEFT JOIN probs p ON p.report_id = r.id
+        LEFT JOIN boiler b ON b.report_id = r.id
+        LEFT JOIN conc k ON k.report_id = r.id
+        LEFT JOIN follow f ON f.report_id = r.id;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
     (2, "narrative: extractions, facts, problems, improvements, full-text search", _m002_narrative),
     (3, "review: audit trail of decisions, reviewed and by-region views", _m003_review),
     (4, "checks: blank cells read as zero, marked", _m004_checks_blanks),
     (5, "review threshold applied at read time; conflicts view", _m005_read_time_threshold),
+    (7, "files: the exact bytes of each file name", _m007_file_bytes),
+    (8, "across years: issuers, cross-year checks, boilerplate, concreteness, follow-up, evaluation",
+     _m008_across_years),
 ]
 
 
 def migrate(db: sqlite_utils.Database) -> list[int]:
-    """Apply the migrations this database has not seen; return their versions."""
+    """Apply the migrations this database has not seen; return their versions.
+
+    Each runs under the write lock and re-reads what is done, so two processes
+    opening a new database at once apply each migration exactly once.
+    """
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    done = {r[0] for r in db.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for version, name, fn in MIGRATIONS:
-        if version in done:
+        if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", [version]).fetchone():
             continue
         with db.atomic():
+            if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", [version]).fetchone():
+                continue  # another process applied it while this one waited for the lock
             fn(db)
             db.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
@@ -376,17 +558,74 @@ def migrate(db: sqlite_utils.Database) -> list[int]:
     return applied
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate; foreign keys on, WAL for concurrent readers."""
+class DatabaseError(Exception):
+    """--db names something that cannot be used as the database; str(e) says what to do."""
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose transactions take the write lock when they begin.
+
+    In WAL mode a transaction that has read and then wants to write, after
+    another process committed, fails at once with "database is locked": the
+    busy timeout never applies.  ``BEGIN IMMEDIATE`` waits for the lock (up to
+    the busy timeout) before reading anything, so concurrent writers queue.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating if needed) and migrate; foreign keys on, WAL for concurrent readers.
+
+    Raises DatabaseError for a directory, a file that is not SQLite, or a
+    place where no database can be created.  Other processes may use the same
+    file: writers wait up to 30 s for each other (busy timeout), and every
+    write transaction is short.  The file is never opened except by SQLite:
+    closing any other descriptor of it would drop this process's POSIX locks,
+    and another process could then reset the WAL under a live connection.
+    """
     p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(p)
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crash loses at most the last reports, never consistency
-    db.execute("PRAGMA busy_timeout = 5000")
-    migrate(db)
+    if p.is_dir():
+        raise DatabaseError(f"{p} is a directory, not a database file: give a file name "
+                            f"such as {p / 'gkextract.db'}")
+    try:
+        if p.parent and not p.parent.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread off: extract_reports may hand the connection to a worker thread (run_sync, inside
+        # Jupyter's event loop) while the opening thread waits; it is never used by two threads at once.
+        db = Database(sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crash loses at most the last reports, never consistency
+        migrate(db)
+    except sqlite3.DatabaseError as e:
+        if "not a database" in str(e) or "malformed" in str(e):
+            raise DatabaseError(f"{p} is not a SQLite database (or it is damaged): give a new file name, "
+                                "or the database gkextract made") from None
+        raise DatabaseError(f"cannot use {p} as the database: {e}") from None
+    except OSError as e:
+        raise DatabaseError(f"cannot use {p} as the database: {e.strerror or e}") from None
     return db
 
 

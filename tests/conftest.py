@@ -99,7 +99,8 @@ def failed_db(ingested_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     with closing(sqlite3.connect(ingested_db)) as con:
         rid = con.execute("SELECT id FROM reports WHERE file_name LIKE '002%'").fetchone()[0]
     context = f'"context": "report {rid} section problems"'
-    (reply,) = [p for p in (cache / "responses").glob("*.json") if context in p.read_text(encoding="utf-8")]
+    (reply,) = [p for p in (cache / "responses").glob("*.json") if context in (t := p.read_text(encoding="utf-8"))
+                and '"source": "hand-written"' in t]   # not the recorded one beside it (another model)
     reply.unlink()
     path = copy_db(ingested_db, tmp / "gk.db")
     failures = extract_replay(path, cache_dir=cache)

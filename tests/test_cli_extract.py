@@ -28,11 +28,11 @@ def test_run_in_replay_mode_builds_the_database(tmp_path):
     again = runner.invoke(app, ["run", str(REPORTS), "--db", db, "--mode", "replay", "--fixtures", FIXTURES,
                                 "--format", "json"])
     assert again.exit_code == 0
-    out = again.stdout
-    ingest_rows = json.loads(out[: out.index("]\n") + 2])
-    assert {r["status"] for r in ingest_rows} == {"skipped"}
-    summary = json.loads(out[out.index("]\n") + 2:])[0]
+    done = json.loads(again.stdout)      # one document: the files ingested, then the extraction
+    assert {r["status"] for r in done["ingest"]} == {"skipped"} and len(done["ingest"]) == 5
+    summary = done["extract"]
     assert (summary["sections"], summary["already_done"], summary["calls"]) == (0, 10, 0)
+    assert "0 ingested" in again.stderr and "already done" in again.stderr   # summaries for people: stderr
 
 
 def test_replay_miss_exits_1_and_names_the_section(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import sqlite3
@@ -17,7 +18,8 @@ FILES = ["reports", "table_cells", "checks", "facts", "problems", "improvements"
 
 
 def read_csv(path) -> list[dict]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    assert path.read_bytes().startswith(codecs.BOM_UTF8)   # utf-8-sig by default: Excel reads it
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -40,7 +42,7 @@ def test_csv_export_with_reviews_applied(sample_db_copy, item_id, tmp_path):
     res = runner.invoke(app, ["export", "--db", str(sample_db_copy), "--out", str(out)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{f}.csv" for f in FILES)
-    assert "wrote 7 files" in res.stdout and "table_cells.csv" in res.stdout
+    assert "wrote 7 files" in res.stderr and "table_cells.csv" in res.stderr and res.stdout == ""  # a summary: stderr
 
     reports = read_csv(out / "reports.csv")
     assert len(reports) == 5 and "text" not in reports[0] and "issuer" in reports[0]

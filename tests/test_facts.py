@@ -196,7 +196,7 @@ def test_counts_leave_out_what_waits_for_review_and_say_so(sample_db):
 
 
 def test_summary_shows_text_against_table(sample_db):
-    res = runner.invoke(app, ["summary", "004", "--db", str(sample_db)])
+    res = runner.invoke(app, ["summary", "004", "--db", str(sample_db), "--lang", "en"])
     assert res.exit_code == 0, res.output
     part = res.stdout[res.stdout.index("text vs. table"):res.stdout.index("flagged for review below 0.7")]
     assert all(x in part for x in ("handled", "5件", "conflict", "applications.total_handl"))

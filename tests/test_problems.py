@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -142,7 +143,8 @@ def test_by_province_and_category_is_a_full_matrix(sample_db, failed_db):
 def test_csv_output(sample_db):
     res = runner.invoke(app, ["problems", "--province", "山西", "--db", str(sample_db), "--format", "csv"])
     assert res.exit_code == 0
-    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert res.stdout_bytes.startswith(codecs.BOM_UTF8 + b"id,report_id,issuer,")   # utf-8-sig by default, for Excel
+    rows = list(csv.DictReader(io.StringIO(res.stdout_bytes.decode("utf-8-sig"))))
     assert [r["category"] for r in rows] == ["disclosure_quality", "timeliness", "platforms", "rules_standards"]
     assert rows[0]["evidence"] == "一是政府信息公开的深度和广度与公众的需求还有一定差距"
     assert rows[0]["summary"] == "政府信息公开的深度和广度与公众需求有差距"
@@ -150,7 +152,7 @@ def test_csv_output(sample_db):
                                                                                        "2019")
 
     res = runner.invoke(app, ["problems", "--by", "year", "--db", str(sample_db), "--format", "csv"])
-    by_year = {r["year"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
+    by_year = {r["year"]: r for r in csv.DictReader(io.StringIO(res.stdout_bytes.decode("utf-8-sig")))}
     assert (by_year["2019"]["reports"], by_year["2019"]["reports_in_group"], by_year["2019"]["share"],
             by_year["2019"]["items"]) == ("4", "4", "1.0", "16")
     assert (by_year["2020"]["reports"], by_year["2020"]["items"]) == ("1", "6")
@@ -159,7 +161,7 @@ def test_csv_output(sample_db):
 def test_table_for_people(sample_db):
     res = runner.invoke(app, ["problems", "--province", "宁夏", "--db", str(sample_db)], env=WIDE)
     assert res.exit_code == 0
-    assert "4 problems" in res.stdout
+    assert "4 条问题" in res.stdout   # the title, in the default Chinese
     # the compact region column: province and county (the city only where there is no county)
     assert "盐池县政府办公室" in res.stdout and "宁夏回族自治区 盐池县" in res.stdout
     assert "公开方式创新不足，公开平台拓展有待加强" in res.stdout

@@ -3,6 +3,7 @@ trail over untouched extractions, and the CSV export/import round trip."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -69,7 +70,7 @@ def test_interactive_review_in_a_terminal(review_db_copy, item_id):
     try:
         # 1: the fact conflicts with the table; the quote is marked inside its context -> accept
         child.expect_exact(PROMPT)
-        for shown in ("(1/5) facts", "application handled: 17件", "disagrees with the report's own table",
+        for shown in ("(1/5) facts", "application handled: 17件", "数字与报告自身的统计表不一致。",  # --lang zh, the default
                       "table applications.total_handled.total = 21 (conflicts with the fact)",
                       "»其中17件已按时办结«", "全县共受理政府信息公开申请18件"):  # the last: context around the quote
             assert squash(shown) in squash(child.before), shown
@@ -95,11 +96,11 @@ def test_interactive_review_in_a_terminal(review_db_copy, item_id):
         child.expect_exact("correct recorded")
         # 3: skip
         child.expect_exact(PROMPT)
-        assert "(3/5) facts" in child.before and "The fact states no number." in child.before
+        assert "(3/5) facts" in child.before and "该事实没有数字。" in child.before
         child.sendline("s")
         # 4: a training without a number, shown with the reason -> reject
         child.expect_exact(PROMPT)
-        for shown in ("(4/5) facts", "training 政务公开: —", "The fact states no number.",
+        for shown in ("(4/5) facts", "training 政务公开: —", "该事实没有数字。",
                       "»我县将政务公开纳入领导干部学法、党校公务员培训«"):
             assert squash(shown) in squash(child.before), shown
         child.sendline("r")
@@ -249,7 +250,7 @@ def test_queue_respects_filters(review_db, sample_db):
         ("problems", "unflagged"), ("problems", "unflagged"), ("improvements", "unflagged"),
         ("improvements", "unflagged"), ("improvements", "unflagged")]
     res = runner.invoke(app, ["review", "--db", str(review_db), "--province", "宁夏"])
-    assert res.exit_code == 0 and "nothing to review" in res.stdout
+    assert res.exit_code == 0 and "nothing to review" in res.stderr and res.stdout == ""   # a message, not data
     # extracted with the default threshold, only the two table conflicts wait for review
     assert [i["evidence"] for i in queue(open_db(sample_db), Filters())] == [HANDLED_003, HANDLED_004]
 
@@ -258,24 +259,25 @@ def test_csv_export_and_import_round_trip(review_db_copy, item_id, tmp_path):
     db = review_db_copy
     out = tmp_path / "review.csv"
     res = runner.invoke(app, ["review", "--db", str(db), "--export", str(out)])
-    assert res.exit_code == 0 and "wrote 5 item(s)" in res.stdout
-    with out.open(encoding="utf-8") as fh:
+    assert res.exit_code == 0 and "wrote 5 item(s)" in res.stderr and res.stdout == ""
+    assert out.read_bytes().startswith(codecs.BOM_UTF8)     # utf-8-sig: Excel on Chinese Windows reads it
+    with out.open(encoding="utf-8-sig") as fh:
         table = list(csv.DictReader(fh))
     assert [(r["table"], r["score"], r["evidence"]) for r in table] == [
         ("facts", "0.65", HANDLED_003), ("facts", "0.65", HANDLED_004), ("facts", "0.9", TRAINING_002),
         ("facts", "0.9", TRAINING_003), ("facts", "0.9", TRAINING_003_LAW)]
     first = table[0]
     assert (first["flags"], first["why"], first["value"], first["unit"], first["table_ref"], first["table_value"]) == (
-        "conflicts_with_table", "The number disagrees with the report's own table.", "17", "件",
+        "conflicts_with_table", "数字与报告自身的统计表不一致。", "17", "件",
         "applications.total_handled.total", "21")
-    assert (table[2]["flags"], table[2]["why"], table[2]["value"]) == ("no_value", "The fact states no number.", "")
+    assert (table[2]["flags"], table[2]["why"], table[2]["value"]) == ("no_value", "该事实没有数字。", "")
     assert all(r["decision"] == r["new_value"] == r["new_category"] == r["note"] == "" for r in table)
 
     # a full pass: every item, to decide on any of them
     sheet = tmp_path / "all.csv"
     res = runner.invoke(app, ["review", "--db", str(db), "--export", str(sheet), "--all"])
-    assert "wrote 142 item(s)" in res.stdout
-    with sheet.open(encoding="utf-8") as fh:
+    assert "wrote 142 item(s)" in res.stderr
+    with sheet.open(encoding="utf-8-sig") as fh:
         table = list(csv.DictReader(fh))
     assert [r["evidence"] for r in table[:5]] == QUEUE and {r["score"] for r in table[5:]} == {"1.0"}
     fill = {
@@ -298,7 +300,7 @@ def test_csv_export_and_import_round_trip(review_db_copy, item_id, tmp_path):
     res = runner.invoke(app, ["review", "--db", str(db), "--import", str(sheet), "--reviewer", "sheet"],
                         env={"COLUMNS": "200"})
     assert res.exit_code == 1, res.output
-    assert "3 decision(s) applied, 0 already recorded, 136 row(s) without a decision, 3 rejected" in res.stdout
+    assert "3 decision(s) applied, 0 already recorded, 136 row(s) without a decision, 3 rejected" in res.stderr
     assert f"row 5 (facts {item_id('facts', TRAINING_003)}): unknown decision 'maybe'" in res.stderr
     assert (f"row 6 (facts {item_id('facts', TRAINING_003_LAW)}): correct needs a new value in new_value or "
             "new_unit") in res.stderr
@@ -319,15 +321,15 @@ def test_csv_export_and_import_round_trip(review_db_copy, item_id, tmp_path):
 
     # importing the same file again records nothing twice
     res = runner.invoke(app, ["review", "--db", str(db), "--import", str(sheet), "--reviewer", "sheet"])
-    assert "0 decision(s) applied, 3 already recorded" in res.stdout
+    assert "0 decision(s) applied, 3 already recorded" in res.stderr
     assert rows(db, "SELECT count(*) FROM reviews")[0][0] == 3
 
     # the queue shrank; --all lists every item, decided or not
     res = runner.invoke(app, ["review", "--db", str(db), "--export", str(tmp_path / "left.csv")])
-    assert "wrote 2 item(s)" in res.stdout
+    assert "wrote 2 item(s)" in res.stderr
     res = runner.invoke(app, ["review", "--db", str(db), "--export", str(tmp_path / "all.csv"), "--all"])
-    assert "wrote 142 item(s)" in res.stdout
-    with (tmp_path / "all.csv").open(encoding="utf-8") as fh:
+    assert "wrote 142 item(s)" in res.stderr
+    with (tmp_path / "all.csv").open(encoding="utf-8-sig") as fh:
         statuses = Counter(r["review_status"] for r in csv.DictReader(fh))
     assert statuses == {"unflagged": 137, "pending": 2, "rejected": 1, "accepted": 1, "corrected": 1}
 

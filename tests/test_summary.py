@@ -113,17 +113,22 @@ def test_summary_for_people(sample_db):
     res = runner.invoke(app, ["summary", "004", "--db", str(sample_db)], env=WIDE)
     assert res.exit_code == 0
     out = res.stdout
-    for expected in ("关岭自治县人民政府", "贵州省 安顺市 关岭布依族苗族自治县", "applications.new_received.total",
-                     "applications.balance.total", "政策解读质量、丰富性和时效性有待提高",
-                     "继续举办政务公开专题培训班，培训业务骨干", "flagged for review",
-                     "application handled: 5件", "The number disagrees with the report's own table."):
+    for expected in ("关岭自治县人民政府", "贵州省 安顺市 关岭布依族苗族自治县", "层级: 县级",
+                     "applications.new_received.total", "applications.balance.total",
+                     "政策解读质量、丰富性和时效性有待提高", "继续举办政务公开专题培训班，培训业务骨干",
+                     "得分低于 0.7、待审核", "application handled: 5件",
+                     "数字与报告自身的统计表不一致。表格 applications.total_handled.total = 0。"):
         assert expected in out, expected
+    res = runner.invoke(app, ["summary", "004", "--db", str(sample_db), "--lang", "en"], env=WIDE)
+    for expected in ("level: county", "flagged for review below 0.7", "application handled: 5件",
+                     "The number disagrees with the report's own table. Table applications.total_handled.total = 0."):
+        assert expected in res.stdout, expected
 
 
 def test_summary_before_extraction(ingested_db):
     res = runner.invoke(app, ["summary", "000", "--db", str(ingested_db)], env=WIDE)
     assert res.exit_code == 0
-    assert "not extracted yet" in res.stdout and "applications.new_received.total" in res.stdout
+    assert "叙述部分：尚未抽取" in res.stdout and "applications.new_received.total" in res.stdout
 
 
 def test_summary_errors(sample_db):

@@ -326,3 +326,23 @@ def test_a_number_in_another_platforms_clause_or_a_name_is_not_this_facts():
     assert s in (CORPUS / "02-pingtan-2019.txt").read_text(encoding="utf-8")
     assert flags(fact(42, s, "场次", kind="platform", metric="other", type="new_media")) == []
     assert flags(fact(110, s, "场次", kind="platform", metric="other", type="new_media")) == ["number_bound_elsewhere"]
+
+
+def test_single_quotes_for_double_still_match():
+    g = Grounder(text("001"), (68, 1595))
+    a = assess_fact(fact(1900, "‘印象盐池’微信公众号发布信息 1900 余条", "条", True, kind="platform",
+                         metric="items", type="wechat"), g)
+    assert a.flags == ["quote_normalized"] and a.score == 0.95
+
+
+def test_a_number_claimed_twice_stays_with_the_fact_that_fits_it():
+    """The real model filed "全年公开政府信息总计4038条" both as a platform's account count and as the total."""
+    from gkextract.grounding import assess_shared_numbers
+    s = "全年公开政府信息总计4038条"
+    g = Grounder(text("000"), (0, len(text("000"))))
+    wrong = fact(4038, s, "条", kind="platform", metric="accounts", type="portal")
+    right = fact(4038, s, "条", kind="disclosure", metric="items", label="全部")
+    assessments = [assess_fact(wrong, g), assess_fact(right, g)]
+    assess_shared_numbers([wrong, right], assessments)
+    assert assessments[0].flags == ["unit_mismatch", "number_bound_elsewhere"]
+    assert assessments[1].flags == [] and assessments[1].score == 1.0
