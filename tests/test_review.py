@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gkextract.cli import app
-from gkextract.explore import Filters
+from gkextract.queries import Filters
 from gkextract.review import ReviewError, decide, queue
 from gkextract.store import open_db
 

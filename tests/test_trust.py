@@ -254,7 +254,7 @@ CONTRADICTING = {   # metric: (kind, the narrative's clause, its number) — the
 def test_every_text_table_conflict_shows_in_summary_and_review(tmp_path):
     import shapes
     from fake_openai import FakeOpenAI, ok
-    from gkextract.explore import Filters, report_summary
+    from gkextract.queries import Filters, report_summary
     from gkextract.ingest import ingest_paths
     from gkextract.llm import LLMSettings, Mode
     from gkextract.narrative import extract_reports
