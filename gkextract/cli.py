@@ -984,13 +984,19 @@ def evaluation_command(
 WEB_EXTRA = "pip install 'gkextract[web]'"
 
 
+def _package(e: ImportError) -> str:
+    """The distribution a failed import names (starlette, not starlette.applications)."""
+    return (e.name or "a web package").split(".")[0]
+
+
 @app.command()
 def serve(
-    db: DbOption = Path("gkextract.db"),
+    db: ExistingDbOption = Path("gkextract.db"),
     port: Annotated[int, typer.Option("--port", min=0, max=65535,
                                       help="Port on 127.0.0.1 (0: any free one).")] = 8765,
     reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Your name in the audit trail "
                                                                        "(default: $USER).")] = None,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """Browse the evidence and review in a browser: a local web app on 127.0.0.1.
 
@@ -1010,7 +1016,7 @@ def serve(
     try:
         from .web import bind, create_app, make_server
     except ImportError as e:
-        raise fail(f"`gkextract serve` needs {e.name}, which is not installed: {WEB_EXTRA}", EXIT_USAGE)
+        raise fail(f"`gkextract serve` needs {_package(e)}, which is not installed: {WEB_EXTRA}", EXIT_USAGE)
     try:
         sock = bind(port)
     except OSError as e:
@@ -1018,7 +1024,7 @@ def serve(
     who = reviewer_name(reviewer)
     err_console.print(f"serving {db} at [bold]http://127.0.0.1:{sock.getsockname()[1]}/[/] "
                       f"(reviewer {escape(who)}); Ctrl-C stops", soft_wrap=True)
-    make_server(create_app(db, who)).run(sockets=[sock])
+    make_server(create_app(db, who, output.lang)).run(sockets=[sock])
 
 
 @app.command()
@@ -1026,7 +1032,8 @@ def view(
     report: Annotated[str, typer.Argument(help="Report id, unique id prefix, or file name prefix.")],
     html: Annotated[Path, typer.Option("--html", help="Write the page to this file ('-' for stdout).")],
     below: BelowOpt = None,
-    db: DbOption = Path("gkextract.db"),
+    db: ExistingDbOption = Path("gkextract.db"),
+    lang: LangOption = Lang.zh,
 ) -> None:
     """Write one report's evidence page as a single self-contained HTML file, to share or attach.
 
@@ -1041,9 +1048,9 @@ def view(
     try:
         from .pages import report_page
     except ImportError as e:
-        raise fail(f"`gkextract view` needs {e.name}, which is not installed: {WEB_EXTRA}", EXIT_USAGE)
+        raise fail(f"`gkextract view` needs {_package(e)}, which is not installed: {WEB_EXTRA}", EXIT_USAGE)
     with _query_errors():
-        page = report_page(database, report, below)
+        page = report_page(database, report, below, lang=output.lang)
     if str(html) == "-":
         typer.echo(page, nl=False)
         return

@@ -28,9 +28,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .explore import CATEGORY_LABELS, LEVELS, FilterError, Filters, group_counts, left_out, list_items, resolve_filters
+from .domain import LEVELS, Lang, category_label
 from .pages import heatmap_svg, index_page, queue_context, render, report_page
-from .query import EmptyDatabaseError, NotFoundError
+from .queries import (EmptyDatabaseError, FilterError, Filters, NotFoundError, group_counts, left_out, list_items,
+                      resolve_filters)
 from .review import ReviewError, decide, queue
 from .store import open_db
 
@@ -38,8 +39,9 @@ HOST = "127.0.0.1"
 _STATUS = {NotFoundError: 404, FilterError: 400, ReviewError: 400, EmptyDatabaseError: 409}
 
 
-def create_app(db_path: Path, reviewer: str) -> Starlette:
-    """The app over one database file; decisions are recorded under ``reviewer``."""
+def create_app(db_path: Path, reviewer: str, lang: Lang = Lang.zh) -> Starlette:
+    """The app over one database file; decisions are recorded under ``reviewer``; categories and
+    flags are named in ``lang`` (Chinese by default, as the CLI's tables)."""
     open_db(db_path).close()   # create the schema or bring it up to date once, not per request
 
     @contextmanager
@@ -62,28 +64,32 @@ def create_app(db_path: Path, reviewer: str) -> Starlette:
             except tuple(_STATUS) as e:
                 title = "Nothing here yet" if isinstance(e, EmptyDatabaseError) else "Not found" \
                     if isinstance(e, NotFoundError) else "Bad request"
-                return HTMLResponse(render("error.html", served=True, title=title, message=str(e)),
+                return HTMLResponse(render("error.html", lang, served=True, title=title, message=str(e)),
                                     status_code=_STATUS[type(e)])
         return handler
 
     def index(db: sqlite_utils.Database, request: Request) -> str:
-        return index_page(db)
+        """Every report, with what waits for review."""
+        return index_page(db, lang)
 
     def report(db: sqlite_utils.Database, request: Request) -> str:
-        return report_page(db, request.path_params["report"], served=True)
+        """One report's text with its quotes highlighted, its items and its tables."""
+        return report_page(db, request.path_params["report"], served=True, lang=lang)
 
     def review_queue(db: sqlite_utils.Database, request: Request) -> str:
+        """The items `gkextract review` would ask about, with the same filters; a bad filter is said on the page."""
         q = request.query_params
         params = {k: q.get(k) or None for k in ("report", "province", "category", "kind")}
         try:
             f = resolve_filters(db, Filters(**params))
-            items = queue_context(db, queue(db, f))
+            items = queue_context(db, queue(db, f), lang)
             error = None
         except FilterError as e:
             items, error = [], str(e)
-        return render("queue.html", served=True, items=items, params=params, error=error, reviewer=reviewer)
+        return render("queue.html", lang, served=True, items=items, params=params, error=error, reviewer=reviewer)
 
     def heatmap(db: sqlite_utils.Database, request: Request) -> str:
+        """Reports citing each category per province (group_counts), and the items behind a clicked cell."""
         q = request.query_params
         table = q.get("table") if q.get("table") in ("problems", "improvements") else "problems"
         params = {"table": table, "year": q.get("year") or None, "level": q.get("level") or None,
@@ -93,13 +99,13 @@ def create_app(db_path: Path, reviewer: str) -> Starlette:
             year = int(params["year"]) if params["year"] else None
         except ValueError:
             context["error"] = f"year {params['year']!r} is not a number"
-            return render("heatmap.html", served=True, **context)
+            return render("heatmap.html", lang, served=True, **context)
         try:
             f = resolve_filters(db, Filters(year=year, level=params["level"],
                                             include_flagged=bool(params["include_flagged"])))
         except FilterError as e:
             context["error"] = str(e)
-            return render("heatmap.html", served=True, **context)
+            return render("heatmap.html", lang, served=True, **context)
         rows = group_counts(db, table, f, ["province", "category"])
         base = {k: v for k, v in params.items() if v}
 
@@ -113,9 +119,10 @@ def create_app(db_path: Path, reviewer: str) -> Starlette:
             listed = [i for i in list_items(db, table, replace(f, category=selected[1]))
                       if i["province"] == selected[0] and (f.include_flagged or i["review_status"] != "pending")]
             context.update(listed=listed, selected_label=f"{selected[0] or '（地区不明）'} · "
-                                                         f"{CATEGORY_LABELS.get(selected[1], selected[1])}")
-        context.update(svg=heatmap_svg(rows, link, selected), selected=selected, left_out=left_out(db, table, f))
-        return render("heatmap.html", served=True, **context)
+                                                         f"{category_label(selected[1], lang)}")
+        context.update(svg=heatmap_svg(rows, link, selected, lang), selected=selected,
+                       left_out=left_out(db, table, f))
+        return render("heatmap.html", lang, served=True, **context)
 
     async def api_review(request: Request) -> Response:
         """Record one decision: ``{"table", "id", "decision", "changes", "note"}``."""

@@ -1,7 +1,7 @@
 """The evidence view and review queue in a real browser: headless Debian chromium, driven
 over the DevTools protocol against `gkextract serve`'s app on 127.0.0.1.
 
-Skipped when /usr/bin/chromium is absent; `make browser-test` installs it (apt-get)
+Skipped when /usr/bin/chromium is absent; `make browser-test` installs it (apt-get, with a CJK font)
 and runs these.  Screenshots go to $GKEXTRACT_SCREENSHOTS (default: the test's tmp dir).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,8 +31,6 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
     "Debian's chromium is not installed (/usr/bin/chromium): `make browser-test` installs it and runs "
     "the browser tests"))
 
-ROOT = Path(__file__).resolve().parent.parent
-GKEXTRACT = str(ROOT / ".venv" / "bin" / "gkextract")
 runner = CliRunner()
 HANDLED_004 = "依法按时办结5件"     # fact, 0.65: the text's 5 against 0 in 关岭's own table 2
 
@@ -119,7 +118,7 @@ def test_report_page_highlights_every_quote_at_its_stored_span(site, sample_db_c
     inspector = page.wait_for("document.getElementById('inspector').innerText.includes('fact #') && "
                               "document.getElementById('inspector').innerText")
     assert "application handled: 5件" in inspector
-    assert "The number disagrees with the report's own table." in inspector
+    assert "数字与报告自身的统计表不一致。" in inspector
     assert "applications.total_handled.total = 0" in inspector and "conflicts with the text" in inspector
     cell = "document.getElementById('cell-applications.total_handled.total')"
     assert page.eval(f"{cell}.textContent") == "0"
@@ -155,7 +154,7 @@ def test_misaligned_rows_are_marked_with_their_raw_cells(site, sample_db_copy, p
 
 def _terminal_review(db: Path) -> None:
     """The same decisions through `gkextract review` in a terminal."""
-    child = pexpect.spawn(GKEXTRACT, ["review", "--db", str(db), "--reviewer", "browser-test"],
+    child = pexpect.spawn(sys.executable, ["-m", "gkextract", "review", "--db", str(db), "--reviewer", "browser-test"],
                           env=dict(os.environ, COLUMNS="120", TERM="dumb", NO_COLOR="1"), encoding="utf-8", timeout=20)
     prompt = "[a]ccept [c]orrect [r]eject [s]kip [q]uit"
     try:

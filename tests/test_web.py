@@ -21,14 +21,15 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from conftest import report_ids
+from corpus_db import corpus_db, rid  # noqa: F401  (fixture)
 from gkextract.cli import app
-from gkextract.explore import Filters, group_counts
+from gkextract.domain import Lang
+from gkextract.queries import Filters, group_counts
 from gkextract.pages import cell_refs, segments
 from gkextract.review import decide
 from gkextract.web import bind, create_app
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
 HANDLED_003 = "其中17件已按时办结"   # fact, 0.65: 17 handled in the text, 21 in 遂平's table 2
 HANDLED_004 = "依法按时办结5件"      # fact, 0.65: 5 in the text, 0 in 关岭's table 2
 
@@ -39,8 +40,8 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[dict]:
         return [dict(r) for r in con.execute(sql, params)]
 
 
-def client(db: Path, reviewer: str = "web") -> TestClient:
-    return TestClient(create_app(db, reviewer), base_url="http://127.0.0.1")
+def client(db: Path, reviewer: str = "web", lang: Lang = Lang.zh) -> TestClient:
+    return TestClient(create_app(db, reviewer, lang), base_url="http://127.0.0.1")
 
 
 def marked(html: str, key: str) -> str:
@@ -78,7 +79,7 @@ def test_report_page_marks_every_quote_and_the_conflicting_cell(sample_db):
             assert marked(html, f"{table[0]}{r['id']}") == text[r["span_start"]:r["span_end"]] == r["evidence"]
     fact = rows(sample_db, "SELECT id FROM facts WHERE evidence = ?", (HANDLED_004,))[0]["id"]
     card = re.search(rf'<li id="item-f{fact}".*?(?=<li id="item-|</ol>)', html, re.S).group(0)
-    assert "0.65" in card and "pending" in card and "The number disagrees with the report&#39;s own table." in card
+    assert "0.65" in card and "pending" in card and "<li>数字与报告自身的统计表不一致。</li>" in card
     assert re.search(r'applications.total_handled.total</a> = <b>0</b>\s*<span class="tag bad">conflicts', card)
     cell = re.search(r'<td id="cell-applications.total_handled.total" class="([^"]*)"[^>]*>([^<]*)</td>', html)
     assert set(cell.group(1).split()) == {"c-ok", "fail", "conflict", "ref"} and cell.group(2) == "0"
@@ -191,7 +192,8 @@ def test_view_and_serve_errors(sample_db, tmp_path, monkeypatch):
         assert res.exit_code == 2 and "cannot listen on 127.0.0.1:" in res.stderr and "give another --port" in res.stderr
     finally:
         taken.close()
-    monkeypatch.setitem(sys.modules, "starlette", None)   # as if the web extra were not installed
+    for name in [m for m in sys.modules if m == "starlette" or m.startswith("starlette.")]:
+        monkeypatch.setitem(sys.modules, name, None)   # as if the web extra were not installed
     monkeypatch.delitem(sys.modules, "gkextract.web")
     res = runner.invoke(app, ["serve", "--db", str(sample_db)])
     assert res.exit_code == 2
@@ -199,7 +201,7 @@ def test_view_and_serve_errors(sample_db, tmp_path, monkeypatch):
 
 
 def test_serve_command_serves_on_loopback(sample_db):
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gkextract"), "serve", "--db", str(sample_db),
+    proc = subprocess.Popen([sys.executable, "-m", "gkextract", "serve", "--db", str(sample_db),
                              "--port", "0", "--reviewer", "ana"], stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
@@ -215,3 +217,39 @@ def test_serve_command_serves_on_loopback(sample_db):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _cell_classes(html: str, ref: str) -> set[str]:
+    return set(re.search(rf'<td id="cell-{re.escape(ref)}" class="([^"]*)"', html).group(1).split())
+
+
+def test_every_corpus_report_renders_with_cross_year_checks_marked(corpus_db):
+    """Cross-year checks live in `checks` next to the table rules: a failed one marks this report's
+    cells it read, a suspicious jump is marked apart, and a page never fails on an id it cannot map."""
+    c = client(corpus_db)
+    db = sqlite_utils.Database(corpus_db)
+    for report_id, name in db.execute("SELECT id, file_name FROM reports ORDER BY file_name"):
+        assert c.get(f"/report/{report_id}").status_code == 200, name
+    html = c.get(f"/report/{rid(db, '03')}").text   # 2019 template: 对外公开总数量 ≤ last year's + 本年新公开
+    assert {"fail"} <= _cell_classes(html, "proactive.rules.total_published")
+    assert {"fail"} <= _cell_classes(html, "proactive.rules.new_published")
+    assert 'data-checks="crossyear.stock.rules"' in html
+    listed = re.findall(r'<tr data-check="([^"]+)" class="(\w+)">', html)
+    assert listed == [("crossyear.stock.rules", "fail"), ("applications.results_sum.natural_person", "fail"),
+                      ("applications.results_sum.total", "fail")]
+    html = c.get(f"/report/{rid(db, '04')}").text   # 行政诉讼 0 → 12: suspicious, not failed
+    assert "suspicious" in _cell_classes(html, "review_litigation.litigation_direct.total")
+    assert re.search(r'<p class="checks">.*?0 fail</span>, <span class="warn">1 suspicious</span>', html)
+
+
+def test_english_labels(sample_db):
+    rid_004 = report_ids(sqlite_utils.Database(sample_db))["004"]
+    c = client(sample_db, lang=Lang.en)
+    html = c.get(f"/report/{rid_004}").text
+    assert "<li>The number disagrees with the report&#39;s own table.</li>" in html
+    assert '<span class="cat" title="policy_interpretation">policy interpretation</span>' in html
+    heatmap = c.get("/heatmap").text
+    assert re.search(r'<text class="colhead"[^>]*transform="rotate\(-40[^>]*><title>timeliness</title>timeliness',
+                     heatmap)
+    zh = client(sample_db).get("/heatmap").text
+    assert '<title>timeliness</title>及时性</text>' in zh and "rotate(" not in zh
