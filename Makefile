@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DB     ?= out/gkextract.db
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test browser browser-test screenshots bench live-test clean
+.PHONY: install run test browser browser-test screenshots datasette-test bench live-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ screenshots: $(STAMP) browser
 	mkdir -p out/screenshots
 	GKEXTRACT_SCREENSHOTS=out/screenshots $(BIN)/python -m pytest tests/test_browser.py -q
 	cp out/screenshots/report-page.png out/screenshots/heatmap.png docs/
+
+## datasette.yaml's canned queries and search through Datasette itself (skipped by `make test` without it).
+datasette-test: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,datasette]'
+	$(BIN)/python -m pytest tests/test_datasette.py -v -rs
 
 ## Slow, optional, not run by CI: a real local model (scripts/get_test_model.py, ~1.1 GB cached in
 ## ~/.cache/gkextract-model) extracts one sample end to end; the test skips, saying why, when it cannot run.
