@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from .checks import terms
 from .crossyear import own_cells
-from .domain import CATEGORY_NAMES, ITEM_TABLES, PART_TITLES, Lang, category_label
+from .domain import CATEGORY_NAMES, ITEM_TABLES, PART_TITLES, Lang, category_label, value_label
 from .queries import (Filters, NoExtractionsError, explain_flags, item_label, list_reports, report_detail,
                       report_items, resolve_report_id, with_threshold)
 from .review import evidence_context, queue
@@ -52,7 +52,9 @@ def render(template: str, lang: Lang = Lang.zh, **context: Any) -> str:
     ``lang`` names categories and explains flags in Chinese (the default, as in the CLI) or English."""
     context.setdefault("served", False)
     return _env.get_template(template).render(css=_asset("app.css"), js=_asset("app.js"),
-                                              category_labels=category_labels(lang), **context)
+                                              category_labels=category_labels(lang),
+                                              label=lambda column, value: value_label(column, value, lang),
+                                              **context)
 
 
 def score_class(score: float, threshold: float, status: str = "") -> str:
@@ -273,7 +275,7 @@ def heatmap_svg(rows: list[dict[str, Any]], link: Callable[[Any, str], str] | No
                "n_items": sum(r["items"] for r in rows if r["category"] == c)} for x, c in enumerate(categories)]
     heads = [{"y": head_h + y * CELL_H, "province": p, "reports": max(
         (r["reports_in_group"] for r in rows if r["province"] == p), default=0)} for y, p in enumerate(provinces)]
-    width = ROW_HEAD_W + CELL_W * len(categories) + 10
+    width = ROW_HEAD_W + CELL_W * len(categories) + (130 if lang is Lang.en else 10)   # room for the last slant
     total_y = head_h + CELL_H * len(provinces)
     legend = [{"x": ROW_HEAD_W + i * CELL_W, "label": f"{share:.0%}", "fill": _shade(share)}
               for i, share in enumerate((0.2, 0.4, 0.6, 0.8, 1.0))]

@@ -79,7 +79,9 @@ def test_report_page_marks_every_quote_and_the_conflicting_cell(sample_db):
             assert marked(html, f"{table[0]}{r['id']}") == text[r["span_start"]:r["span_end"]] == r["evidence"]
     fact = rows(sample_db, "SELECT id FROM facts WHERE evidence = ?", (HANDLED_004,))[0]["id"]
     card = re.search(rf'<li id="item-f{fact}".*?(?=<li id="item-|</ol>)', html, re.S).group(0)
-    assert "0.65" in card and "pending" in card and "<li>数字与报告自身的统计表不一致。</li>" in card
+    assert "0.65" in card and "<li>数字与报告自身的统计表不一致。</li>" in card
+    assert '<span class="status s-pending" title="pending">待审核</span>' in card
+    assert '<span title="county">县级</span>' in html
     assert re.search(r'applications.total_handled.total</a> = <b>0</b>\s*<span class="tag bad">conflicts', card)
     cell = re.search(r'<td id="cell-applications.total_handled.total" class="([^"]*)"[^>]*>([^<]*)</td>', html)
     assert set(cell.group(1).split()) == {"c-ok", "fail", "conflict", "ref"} and cell.group(2) == "0"
@@ -248,6 +250,7 @@ def test_english_labels(sample_db):
     html = c.get(f"/report/{rid_004}").text
     assert "<li>The number disagrees with the report&#39;s own table.</li>" in html
     assert '<span class="cat" title="policy_interpretation">policy interpretation</span>' in html
+    assert '<span class="status s-pending" title="pending">pending</span>' in html
     heatmap = c.get("/heatmap").text
     assert re.search(r'<text class="colhead"[^>]*transform="rotate\(-40[^>]*><title>timeliness</title>timeliness',
                      heatmap)
