@@ -11,7 +11,7 @@ web site open in the same browser cannot post decisions to it.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -55,17 +55,18 @@ def create_app(db_path: Path, reviewer: str, lang: Lang = Lang.zh) -> Starlette:
         finally:
             db.close()
 
-    def page(build: Any) -> Any:
-        """A sync page handler that renders errors as a page with the right status."""
+    def page(build: Callable[[sqlite_utils.Database, Request], str]) -> Callable[[Request], Response]:
+        """A sync page handler (Starlette runs it in a worker thread) that renders a known error as a
+        page with its status: nothing ingested or extracted yet 409, no such report 404, bad filter 400."""
         def handler(request: Request) -> Response:
             try:
                 with connect() as db:
                     return HTMLResponse(build(db, request))
             except tuple(_STATUS) as e:
-                title = "Nothing here yet" if isinstance(e, EmptyDatabaseError) else "Not found" \
-                    if isinstance(e, NotFoundError) else "Bad request"
+                status = next(code for kind, code in _STATUS.items() if isinstance(e, kind))   # subclasses too
+                title = {409: "Nothing here yet", 404: "Not found"}.get(status, "Bad request")
                 return HTMLResponse(render("error.html", lang, served=True, title=title, message=str(e)),
-                                    status_code=_STATUS[type(e)])
+                                    status_code=status)
         return handler
 
     def index(db: sqlite_utils.Database, request: Request) -> str:

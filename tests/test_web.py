@@ -4,7 +4,6 @@ The browser tests (test_browser.py) check what a person sees and does."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import subprocess
@@ -15,7 +14,6 @@ from html import unescape
 from pathlib import Path
 
 import httpx
-import pytest
 import sqlite_utils
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -24,8 +22,8 @@ from conftest import report_ids
 from corpus_db import corpus_db, rid  # noqa: F401  (fixture)
 from gkextract.cli import app
 from gkextract.domain import Lang
-from gkextract.queries import Filters, group_counts
 from gkextract.pages import cell_refs, segments
+from gkextract.queries import Filters, group_counts
 from gkextract.review import decide
 from gkextract.web import bind, create_app
 
@@ -256,3 +254,19 @@ def test_english_labels(sample_db):
                      heatmap)
     zh = client(sample_db).get("/heatmap").text
     assert '<title>timeliness</title>及时性</text>' in zh and "rotate(" not in zh
+
+
+def test_pages_before_any_extraction(ingested_db):
+    """Ingested, not extracted: the reports and their tables show, and the narrative pages say what to run."""
+    c = client(ingested_db)
+    index = c.get("/")
+    assert index.status_code == 200 and len(re.findall(r'<a href="/report/[0-9a-f]{16}">', index.text)) == 5
+    assert "/review?report=" not in index.text   # nothing waits for review
+    rid_004 = report_ids(sqlite_utils.Database(ingested_db))["004"]
+    page = c.get(f"/report/{rid_004}").text
+    assert "narrative not extracted yet (gkextract extract)" in page and "<mark class=\"hl b-low\" data-items" not in page
+    assert "<mark class=\"hl b-high\" data-items" not in page
+    assert page.count("<tr data-check=") == 4   # the tables and their checks need no LLM
+    for path in ("/review", "/heatmap"):
+        res = c.get(path)
+        assert res.status_code == 409 and "run `gkextract extract --db FILE` first" in res.text
