@@ -28,8 +28,8 @@ from gkextract.cli import app
 from gkextract.web import bind, create_app, make_server
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=(
-    "Debian's chromium is not installed (/usr/bin/chromium): `make browser-test` installs it and runs "
-    "the browser tests"))
+    f"Debian's chromium is not installed ({CHROMIUM}): `make browser-test` installs it and runs "
+    "the browser tests (GKEXTRACT_CHROMIUM names another chromium)"))
 
 runner = CliRunner()
 HANDLED_004 = "依法按时办结5件"     # fact, 0.65: the text's 5 against 0 in 关岭's own table 2
