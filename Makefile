@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DB     ?= out/gkextract.db
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test browser browser-test screenshots datasette-test bench live-test clean
+.PHONY: install run test browser browser-test screenshots datasette-test bench bench-scale live-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_faults.py
+
+## Minutes and ~3 GB: builds a 50,000-report database (2.5 M facts) and times the queries on it.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py --reports 50000
 
 clean:
 	rm -rf $(VENV) out

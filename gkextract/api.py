@@ -30,7 +30,7 @@ if TYPE_CHECKING:   # the LLM stack (openai, httpx) is imported only when someth
     import pandas
 
     from .llm import CallResult, LLMSettings, ReplyStore
-    from .narrative import ExtractSummary
+    from .narrative import Budget, ExtractSummary
 
 
 def open_database(path: str | Path, *, create: bool = True) -> Database:
@@ -46,14 +46,16 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
 
 
 def ingest_files(db: Database, paths: str | Path | Iterable[str | Path], *,
-           on_file: Callable[[FileResult], None] | None = None,
-           on_total: Callable[[int], None] | None = None) -> list[FileResult]:
+                 on_file: Callable[[FileResult], None] | None = None,
+                 on_total: Callable[[int], None] | None = None, jobs: int = 1) -> list[FileResult]:
     """Read report files and folders into the database: sections, metadata, tables, checks.
 
     A file that fails is a FileResult with status ``failed`` and the reason;
-    the others still land.  Re-ingesting adds nothing twice.
+    the others still land.  Re-ingesting adds nothing twice.  ``jobs`` > 1
+    parses in that many processes while this one writes.
     """
-    return ingest_paths(db, [paths] if isinstance(paths, (str, Path)) else paths, on_file=on_file, on_total=on_total)
+    return ingest_paths(db, [paths] if isinstance(paths, (str, Path)) else paths, on_file=on_file, on_total=on_total,
+                        jobs=jobs)
 
 
 def _settings(settings: LLMSettings | None, overrides: dict[str, Any]) -> LLMSettings:
@@ -72,7 +74,7 @@ def _threshold(db: Database, threshold: float | None) -> float:
 
 def extract(db: Database, settings: LLMSettings | None = None, *, report_ids: list[str] | None = None,
             threshold: float | None = None, refresh: bool = False, store: ReplyStore | None = None,
-            on_total: Callable[[int], None] | None = None,
+            budget: Budget | None = None, on_total: Callable[[int], None] | None = None,
             on_done: Callable[[str, str, CallResult], None] | None = None,
             **setting: Any) -> ExtractSummary:
     """Extract facts, problems and improvements from the narrative sections not yet extracted.
@@ -81,25 +83,26 @@ def extract(db: Database, settings: LLMSettings | None = None, *, report_ids: li
     keywords (``mode="replay"``, ``cache_dir=…``, ``model=…``, ``base_url=…``,
     ``config=path``), read on top of the config file and the environment as the
     CLI does.  ``threshold`` is stored as the database's review threshold first.
+    ``budget`` (a ``narrative.Budget``, what --max-cost builds) stops sending before it is spent.
     Works inside a running event loop (Jupyter): the calls then run on a loop of
     their own in a worker thread while this one waits.
     """
     from .narrative import extract_reports
     return extract_reports(db, _settings(settings, setting), report_ids=report_ids,
-                           threshold=_threshold(db, threshold), refresh=refresh, store=store, on_total=on_total,
-                           on_done=on_done)
+                           threshold=_threshold(db, threshold), refresh=refresh, store=store, budget=budget,
+                           on_total=on_total, on_done=on_done)
 
 
 async def extract_async(db: Database, settings: LLMSettings | None = None, *, report_ids: list[str] | None = None,
                         threshold: float | None = None, refresh: bool = False, store: ReplyStore | None = None,
-                        on_total: Callable[[int], None] | None = None,
+                        budget: Budget | None = None, on_total: Callable[[int], None] | None = None,
                         on_done: Callable[[str, str, CallResult], None] | None = None,
                         **setting: Any) -> ExtractSummary:
     """``extract`` as a coroutine, on the caller's event loop: ``await gkextract.extract_async(db, …)``."""
     from .narrative import extract_reports_async
     return await extract_reports_async(db, _settings(settings, setting), report_ids=report_ids,
                                        threshold=_threshold(db, threshold), refresh=refresh, store=store,
-                                       on_total=on_total, on_done=on_done)
+                                       budget=budget, on_total=on_total, on_done=on_done)
 
 
 # --- what the queries return -----------------------------------------------------------------

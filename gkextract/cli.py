@@ -24,11 +24,11 @@ from rich.table import Table
 from . import __version__, api
 from . import crossyear
 from .domain import CATEGORY_LABELS, Lang
-from .ingest import FileResult, IngestInterrupted, ingest_paths
+from .ingest import FileResult, IngestInterrupted
 from .issuers import IssuerError, list_issuers, list_suggestions, record_decision
 from .llm import CallResult, LLMSettings, Mode, ReplyStore, ResponseFormat, is_local_url, load_settings
 from .localserver import LocalServer, LocalServerError, adapt_to_server, server_slots
-from .narrative import ExtractInterrupted, ExtractSummary
+from .narrative import Budget, ExtractInterrupted, ExtractSummary
 from .queries import (EmptyDatabaseError, Filters, FilterError, NotFoundError, ensure_reports, export_db, fact_stats,
                       group_counts, left_out, parse_by, report_detail, report_summary, resolve_filters,
                       resolve_report_id)
@@ -166,7 +166,7 @@ def _progress() -> Progress:
                     transient=False)
 
 
-def run_ingest(db_path: Path, paths: list[Path], fmt: Format) -> list[FileResult]:
+def run_ingest(db_path: Path, paths: list[Path], fmt: Format, jobs: int = 1) -> list[FileResult]:
     db = database(db_path)
     with _progress() as progress:
         task = progress.add_task("ingest", total=None, current="")
@@ -174,8 +174,8 @@ def run_ingest(db_path: Path, paths: list[Path], fmt: Format) -> list[FileResult
         def on_file(res: FileResult) -> None:
             progress.update(task, advance=1, current=escape(Path(res.path).name[-40:]))
 
-        results = ingest_paths(db, paths, on_file=on_file,
-                               on_total=lambda n: progress.update(task, total=n))
+        results = api.ingest_files(db, paths, on_file=on_file,
+                                   on_total=lambda n: progress.update(task, total=n), jobs=jobs)
     _summarise_ingest(results)
     if fmt is not Format.table:
         emit(_ingest_rows(results), fmt)
@@ -206,10 +206,15 @@ def _summarise_ingest(results: list[FileResult]) -> None:
         err_console.print(t)
 
 
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parse in this many processes (one writes); "
+                                     "the database is the same as with one.")]
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Report files (.txt .html .docx .pdf) or folders.")],
     db: DbOption = Path("gkextract.db"),
+    jobs: JobsOpt = 1,
     fmt: FormatOption = Format.table,
     encoding: EncodingOption = DEFAULT_ENCODING,
 ) -> None:
@@ -224,10 +229,10 @@ def ingest(
     the first (saying so).  Ctrl-C keeps what was parsed and exits 130.
 
     \b
-    Example: gkextract ingest reports/ --db gk.db
+    Example: gkextract ingest reports/ --db gk.db -j 2
     """
     with batch_job(db):
-        results = run_ingest(db, paths, fmt)
+        results = run_ingest(db, paths, fmt, jobs)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(EXIT_FAILURES)
 
@@ -329,7 +334,7 @@ def _backend(settings: LLMSettings, local_model: Optional[Path],
 
 def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshold: Optional[float], fmt: Format,
                 report_ids: Optional[list[str]] = None, refresh: bool = False,
-                store: Optional[ReplyStore] = None) -> ExtractSummary:
+                store: Optional[ReplyStore] = None, budget: Optional[Budget] = None) -> ExtractSummary:
     with _progress() as progress:
         task = progress.add_task(f"extract ({settings.mode.value})", total=None, current="")
 
@@ -338,11 +343,12 @@ def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshol
 
         try:
             summary = api.extract(database, settings, report_ids=report_ids, threshold=threshold,
-                                      refresh=refresh, store=store,
-                                      on_total=lambda n: progress.update(task, total=n), on_done=on_done)
+                                  refresh=refresh, store=store, budget=budget,
+                                  on_total=lambda n: progress.update(task, total=n), on_done=on_done)
         except RuntimeError as e:  # no API key
             raise fail(str(e), EXIT_USAGE)
     _summarise_extract(summary)
+    _say_budget(budget)
     if fmt is not Format.table:
         emit([_extract_row(summary)], fmt)
     return summary
@@ -351,8 +357,8 @@ def run_extract(database: sqlite_utils.Database, settings: LLMSettings, threshol
 def _extract_numbers(s: ExtractSummary) -> dict[str, int]:
     return dict(reports=s.reports, sections=s.sections, already_done=s.already_done, calls=s.calls,
                 cache_hits=s.cache_hits, retries=s.retries, reasks=s.reasks, prompt_tokens=s.prompt_tokens,
-                completion_tokens=s.completion_tokens, facts=s.facts, problems=s.problems,
-                improvements=s.improvements, flagged=s.flagged, failures=len(s.failures))
+                cached_tokens=s.cached_tokens, completion_tokens=s.completion_tokens, facts=s.facts,
+                problems=s.problems, improvements=s.improvements, flagged=s.flagged, failures=len(s.failures))
 
 
 def _extract_row(s: ExtractSummary) -> dict[str, Any]:
@@ -418,6 +424,34 @@ LocalModelOpt = Annotated[Optional[Path], typer.Option(
                           "pip install 'gkextract[local]'); concurrency and timeout follow its slots. "
                           "The model name defaults to the file name without .gguf.")]
 ServerLogOpt = Annotated[Optional[Path], typer.Option("--server-log", help="Append the local server's log to this file.")]
+MaxCostOpt = Annotated[Optional[float], typer.Option(
+    "--max-cost", min=0.0, help="Spend at most this much on this run, in the model's price currency (USD for the "
+                                "defaults; see `gkextract cost` and [prices] in the config). A section is sent only "
+                                "while what was spent plus an upper estimate of what is in flight stays within it; "
+                                "the rest stay pending (exit 1) for a later run.")]
+
+
+def _budget(max_cost: Optional[float], model: str, config: Optional[Path]) -> Optional[Budget]:
+    """--max-cost as a Budget at the model's price; no price for the model is a usage error."""
+    if max_cost is None:
+        return None
+    from .pricing import PriceError, load_prices, required_price
+    try:
+        return Budget(max_cost, required_price(load_prices(config), model))
+    except PriceError as e:
+        raise fail(str(e), EXIT_USAGE)
+
+
+def _say_budget(budget: Optional[Budget]) -> None:
+    if budget is None:
+        return
+    cur = budget.price.currency
+    if budget.refused:
+        err_console.print(f"[yellow]stopped at the budget:[/] {budget.refused} section(s) left pending; spent "
+                          f"{budget.spent:.4f} {cur} of {budget.limit:g} {cur} — rerun with a higher --max-cost "
+                          "to continue", soft_wrap=True)
+    else:
+        err_console.print(f"spent {budget.spent:.4f} {cur} of the {budget.limit:g} {cur} budget", soft_wrap=True)
 
 
 @app.command()
@@ -435,6 +469,7 @@ def extract(
     refresh: RefreshOpt = False,
     local_model: LocalModelOpt = None,
     server_log: ServerLogOpt = None,
+    max_cost: MaxCostOpt = None,
     fmt: FormatOption = Format.table,
     encoding: EncodingOption = DEFAULT_ENCODING,
 ) -> None:
@@ -460,8 +495,9 @@ def extract(
     except NotFoundError as e:
         raise fail(str(e), EXIT_USAGE)
     with batch_job(db), _backend(settings, local_model, server_log) as (settings, store):
-        summary = run_extract(database, settings, review_threshold, fmt, ids, refresh, store)
-    if summary.failures:
+        summary = run_extract(database, settings, review_threshold, fmt, ids, refresh, store,
+                              _budget(max_cost, settings.model, config))
+    if summary.failures or (summary.budget and summary.budget.refused):
         raise typer.Exit(EXIT_FAILURES)
 
 
@@ -480,6 +516,8 @@ def run(
     refresh: RefreshOpt = False,
     local_model: LocalModelOpt = None,
     server_log: ServerLogOpt = None,
+    max_cost: MaxCostOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Parse in this many processes (one writes).", min=1)] = 1,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format: table for people; json (one "
                                         "document: the files ingested and the extraction summary) or jsonl (that "
                                         "document on one line) for scripts; for CSV use ingest and extract.")
@@ -502,16 +540,17 @@ def run(
     _nested_only(fmt, "what run did (files ingested, then sections extracted)")
     settings = _llm_settings(model, concurrency, mode, fixtures, response_format, base_url, config, refresh)
     with batch_job(db):
-        results = run_ingest(db, paths, Format.table)
+        results = run_ingest(db, paths, Format.table, jobs)
         database = open_db(db)
         if not database.execute("SELECT 1 FROM reports LIMIT 1").fetchone():
             raise fail("no report could be ingested, so there is nothing to extract", EXIT_FAILURES)
         ids = [r.report_id for r in results if r.report_id] if refresh else None   # --refresh: these reports
         with _backend(settings, local_model, server_log) as (settings, store):
-            summary = run_extract(database, settings, review_threshold, Format.table, ids, refresh, store)
+            summary = run_extract(database, settings, review_threshold, Format.table, ids, refresh, store,
+                                  _budget(max_cost, settings.model, config))
     if fmt is not Format.table:   # one document for both steps; their summaries went to stderr
         dump_json({"ingest": _ingest_rows(results), "extract": _extract_row(summary)}, fmt)
-    if summary.failures or any(r.status == "failed" for r in results):
+    if summary.failures or any(r.status == "failed" for r in results) or (summary.budget and summary.budget.refused):
         raise typer.Exit(EXIT_FAILURES)
 
 
@@ -980,6 +1019,221 @@ def evaluation_command(
     emit(evaluation_for_people(rows), Format.table,
          title=zh_en(f"评估：{len(rows)} 份报告", f"evaluation: {len(rows)} report(s)"))
 
+
+# --- the Batch API and cost -------------------------------------------------------------------
+
+batch_app = typer.Typer(help="Extract through the OpenAI Batch API (half price, results within 24 h): "
+                             "submit, then status, then collect.", no_args_is_help=True)
+app.add_typer(batch_app, name="batch")
+
+OutDirOpt = Annotated[Optional[Path], typer.Option("--out", help="Folder for the JSONL batch files "
+                                                   "[default: <db>.batches next to the database].")]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="Poll until every batch has finished, backing off "
+                                                      "(doubling from --poll) up to 5 min between polls.")]
+PollOpt = Annotated[float, typer.Option("--poll", min=0.0, help="Seconds before the second poll with --wait.")]
+
+
+@contextmanager
+def _batch_errors() -> Iterator[None]:
+    from .batch import BatchError
+    try:
+        yield
+    except BatchError as e:
+        raise fail(str(e), EXIT_FAILURES)
+
+
+def _batch_api(settings: LLMSettings) -> Any:
+    from .batch import BatchError, make_api
+    try:
+        return make_api(settings)
+    except BatchError as e:
+        raise fail(str(e), EXIT_USAGE)
+
+
+def _show_batches(rows: list[dict], fmt: Format) -> None:
+    if fmt is not Format.table:
+        emit(rows, fmt)
+        return
+    emit([dict(id=r["id"], batch=r["batch_id"], status=r["status"], model=r["model"], requests=r["lines"],
+               done=None if r["total"] is None else f"{r['completed']}/{r['total']}", failed=r["failed"],
+               stored=r["stored"], to_redo=r["to_redo"], file=r["file_name"]) for r in rows],
+         Format.table, title=f"{len(rows)} batch(es)")
+
+
+@batch_app.command("submit")
+def batch_submit(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Report files or folders to ingest first "
+                                                          "(none: the pending sections of the database).")] = None,
+    db: DbOption = Path("gkextract.db"),
+    out: OutDirOpt = None,
+    model: ModelOpt = None,
+    fixtures: CacheOpt = None,
+    response_format: FormatOptLLM = None,
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    max_cost: MaxCostOpt = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Ingest, then send every pending narrative section as one Batch API request.
+
+    One JSONL line per section (a long section: one per part), with the same
+    request the online path sends, so a batch reply also serves `extract` from
+    the reply cache.  Files of at most 50,000 lines and 200 MB, one model each,
+    uploaded with purpose batch; each batch has a 24 h window.  Ids are recorded
+    as soon as the API gives them: after a crash, run the same command again —
+    nothing is uploaded or submitted twice.  Sections already in an unfinished
+    batch, or whose replies are already saved, are not sent.  Works with
+    OpenAI-compatible batch endpoints (--base-url), e.g. Alibaba Bailian.
+
+    Example: gkextract batch submit reports/ --db gk.db --max-cost 20
+    """
+    from .batch import submit
+    _nested_only(fmt, "what submit did (files ingested, then batches sent)")
+    settings = _llm_settings(model, None, Mode.live, fixtures, response_format, base_url, config)
+    with batch_job(db):
+        results = run_ingest(db, paths, Format.table) if paths else []
+        database = existing_db(db)
+        budget = _budget(max_cost, settings.model, config)
+        api = _batch_api(settings)
+        with _batch_errors():
+            s = submit(database, settings, out or db.with_name(db.name + ".batches"), api,
+                       budget=budget, on_step=lambda m: err_console.print(escape(m), soft_wrap=True))
+    numbers = dict(sections=s.sections, requests=s.requests, already_in_a_batch=s.in_batches,
+                   replies_already_saved=s.cached, too_large=s.too_large, left_out_by_budget=s.refused_by_budget,
+                   estimated_cost=None if s.estimated_cost is None else round(s.estimated_cost, 4))
+    if fmt is not Format.table:   # one document; the ingest summary went to stderr
+        dump_json(dict(numbers, batches=s.batches, ingest=_ingest_rows(results)), fmt)
+        return
+    emit([numbers], Format.table, title="batch submit")
+    _show_batches(s.batches, fmt)
+    if s.cached:
+        err_console.print(f"{s.cached} section(s) have every reply saved already: `gkextract extract` stores them "
+                          "at no cost")
+    if s.refused_by_budget:
+        err_console.print(f"[yellow]{s.refused_by_budget} section(s) left out to stay within --max-cost[/]")
+
+
+@batch_app.command("status")
+def batch_status(
+    db: DbOption = Path("gkextract.db"),
+    wait: WaitOpt = False,
+    poll: PollOpt = 5.0,
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING,
+) -> None:
+    """Ask the API how each batch is doing: status, requests done and failed, what was stored.
+
+    Example: gkextract batch status --db gk.db --wait
+    """
+    from .batch import refresh, wait as wait_for
+    settings = _llm_settings(None, None, Mode.live, None, None, base_url, config)
+    database = existing_db(db)
+    api = _batch_api(settings)
+    with _batch_errors():
+        if wait:
+            with err_console.status("waiting for the batches…") as status:
+                rows = wait_for(database, api, first=poll, on_poll=lambda rs: status.update(
+                    "waiting: " + ", ".join(f"{r['batch_id']} {r['status']}" for r in rs if r["batch_id"])))
+        else:
+            rows = refresh(database, api)
+    _show_batches(rows, fmt)
+
+
+@batch_app.command("collect")
+def batch_collect(
+    db: DbOption = Path("gkextract.db"),
+    wait: WaitOpt = False,
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    fixtures: CacheOpt = None,
+    threshold: ThresholdOpt = None,
+    poll: PollOpt = 5.0,
+    fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING,
+) -> None:
+    """Download the results of finished batches; check, ground and store them as `extract` would.
+
+    Results are matched by custom_id, never by line order.  Each reply passes the
+    same checks as an online one and is saved in the reply cache.  A request that
+    failed, expired or came back invalid leaves its section pending, with the
+    reason in batch_requests: `gkextract extract` finishes those online (exit 1
+    says some are left).
+
+    Example: gkextract batch collect --db gk.db --wait && gkextract extract --db gk.db
+    """
+    from .batch import collect, wait as wait_for
+    settings = _llm_settings(None, None, Mode.live, fixtures, None, base_url, config)
+    database = existing_db(db)
+    api = _batch_api(settings)
+    if threshold is not None:
+        set_review_threshold(database, threshold)
+    with batch_job(db), _batch_errors():
+        if wait:
+            with err_console.status("waiting for the batches…"):
+                wait_for(database, api, first=poll)
+        with _progress() as progress:
+            task = progress.add_task("collect", total=None, current="")
+            s = collect(database, settings, api, threshold=review_threshold(database),
+                        on_section=lambda rid, kind, res: progress.update(
+                            task, advance=1, current=f"{rid[:8]} {kind} {res.status}"))
+    _summarise_extract(s)
+    if fmt is not Format.table:
+        emit([_extract_row(s)], fmt)
+    if s.failures:
+        err_console.print(f"{len(s.failures)} section(s) left pending: `gkextract extract --db {escape(str(db))}` "
+                          "does them online (replies already saved are not paid again)", soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command("cost")
+def cost_command(
+    db: DbOption = Path("gkextract.db"),
+    config: ConfigOpt = None,
+    fmt: FormatOption = Format.table,
+    encoding: EncodingOption = DEFAULT_ENCODING,
+) -> None:
+    """Tokens and money spent on LLM calls, per model, online and batch, cached and uncached input apart.
+
+    Counts only calls that reached the API (a saved reply costs nothing), with
+    the tokens the server reported.  Prices per million tokens come from
+    [prices."MODEL"] in the config file (input, cached_input, output,
+    batch_discount, currency), else from defaults for a few OpenAI models: list
+    prices looked up on 2026-12-05 — check them against your provider's page.
+    A model without a price shows no money, not 0.
+
+    Example: gkextract cost --db gk.db
+    """
+    from .pricing import PriceError, cost_rows, load_prices
+    database = existing_db(db)
+    try:
+        rows = cost_rows(database, load_prices(config))
+    except PriceError as e:
+        raise fail(str(e), EXIT_USAGE)
+    if fmt is not Format.table:
+        emit(rows, fmt)
+        return
+    if not rows:
+        err_console.print("no LLM call has been paid for in this database yet")
+        return
+    money = lambda v: "no price" if v is None else f"{v:.4f}"   # noqa: E731
+    emit([{"model": r["model"], "channel": r["channel"], "calls": r["calls"], "input": r["uncached_tokens"],
+           "cached input": r["cached_tokens"], "cached share": r["cached_share"], "output": r["completion_tokens"],
+           "$ input": money(r["cost_uncached_input"]), "$ cached": money(r["cost_cached_input"]),
+           "$ output": money(r["cost_output"]), "cost": money(r["cost"]), "currency": r["currency"]} for r in rows],
+         Format.table, title="LLM cost: tokens as the server reported them, money at the prices below")
+    totals: dict[str, float] = {}
+    for r in rows:
+        if r["cost"] is not None:
+            totals[r["currency"]] = totals.get(r["currency"], 0.0) + r["cost"]
+    console.print("total: " + ", ".join(f"{v:.4f} {c}" for c, v in totals.items())
+                  + ("" if all(r["cost"] is not None for r in rows) else " (and calls to models without a price)"))
+    for src in sorted({r["price_source"] for r in rows}):
+        console.print(f"[dim]prices: {escape(src)}[/]")
+
+
+# --- in the browser: serve and view ----------------------------------------------------------
 
 WEB_EXTRA = "pip install 'gkextract[web]'"
 

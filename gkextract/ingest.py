@@ -11,8 +11,11 @@ kept waiting, and one file's failure never rolls back another's.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import signal
 import time
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +29,7 @@ from .metadata import Metadata, extract_metadata
 from .normalize import normalize
 from .read import SUPPORTED_SUFFIXES, Document, ReadError, display_path, read_document
 from .sections import PART_KINDS, SectionSplit, split_sections
-from .store import as_json, insert_rows
+from .store import as_json
 from .tables import (StatTable, missing_table, parse_applications, parse_proactive,
                      parse_review_litigation)
 
@@ -105,59 +108,114 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _section_rows(r: ParsedReport) -> Iterator[dict]:
-    text = r.document.text
+COLUMNS = {
+    "reports": ("id", "source_path", "file_name", "format", "encoding", "n_chars", "title", "issuer", "issuer_source",
+                "year", "year_source", "publication_date", "level", "province", "city", "county", "region_code",
+                "template", "status", "problems", "text", "ingested_at", "gkextract_version"),
+    "section_spans": ("report_id", "kind", "ordinal", "status", "heading", "span_start", "span_end", "body_start"),
+    "section_items": ("report_id", "kind", "idx", "marker", "title", "span_start", "span_end"),
+    "stat_tables": ("report_id", "table_key", "template", "layout", "status", "notes"),
+    "table_rows": ("report_id", "table_key", "row_key", "ordinal", "label", "status", "raw_cells", "note"),
+    "cells": ("report_id", "table_key", "row_key", "col_key", "label", "raw", "value", "unit", "status"),
+    "checks": ("report_id", "check_id", "table_key", "rule", "status", "expected", "actual", "reason",
+               "blanks_as_zero"),
+}
+_INSERT = {t: f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+           for t, cols in COLUMNS.items()}
+
+
+def _section_rows(r: ParsedReport) -> Iterator[tuple]:
+    """The six parts' spans (a missing part too), then the preamble and signature; the text stays in reports."""
     for i, kind in enumerate(PART_KINDS):
         p = r.split.parts.get(kind)
         if p is None:
-            yield dict(report_id=r.id, kind=kind, ordinal=i + 1, status="missing", heading=None,
-                       span_start=None, span_end=None, body_start=None, text=None)
+            yield (r.id, kind, i + 1, "missing", None, None, None, None)
         else:
-            yield dict(report_id=r.id, kind=kind, ordinal=i + 1, status="found", heading=p.heading,
-                       span_start=p.start, span_end=p.end, body_start=p.body_start, text=p.text(text))
+            yield (r.id, kind, i + 1, "found", p.heading, p.start, p.end, p.body_start)
     for kind, span in (("preamble", r.split.preamble), ("signature", r.split.signature)):
         if span:
-            yield dict(report_id=r.id, kind=kind, ordinal=0 if kind == "preamble" else 7, status="found",
-                       heading=None, span_start=span[0], span_end=span[1], body_start=span[0],
-                       text=text[span[0]:span[1]])
+            yield (r.id, kind, 0 if kind == "preamble" else 7, "found", None, span[0], span[1], span[0])
+
+
+class _Labels:
+    """Cell label pairs to their ids in ``cell_labels``, asked of the database once per pair."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self.ids: dict[tuple[str, str], int] = {}
+
+    def __call__(self, row_label: str, col_label: str) -> int:
+        key = (row_label, col_label)
+        found = self.ids.get(key)
+        if found is None:
+            self.db.execute("INSERT OR IGNORE INTO cell_labels (row_label, col_label) VALUES (?, ?)", key)
+            found = self.ids[key] = self.db.execute(
+                "SELECT id FROM cell_labels WHERE row_label = ? AND col_label = ?", key).fetchone()[0]
+        return found
+
+
+@dataclass
+class ReportRows:
+    """One parsed report as the rows it adds, table by table: small to send from a parsing process.
+
+    A cell's ``label`` is its (row label, column label) pair until it is written.
+    """
+
+    id: str
+    tables: dict[str, list[tuple]]
+
+
+def report_rows(r: ParsedReport) -> ReportRows:
+    rows: dict[str, list[tuple]] = {t: [] for t in COLUMNS}
+    m, region = r.metadata, r.metadata.region
+    rows["reports"].append((
+        r.id, r.document.path, Path(r.document.path).name, r.document.format, r.document.encoding,
+        len(r.document.text), m.title, m.issuer, m.issuer_source, m.year, m.year_source, m.publication_date, m.level,
+        region.province if region else None, region.city if region else None, region.county if region else None,
+        region.code if region else None, r.template, r.status, as_json(r.problems), r.document.text, _now(),
+        __version__))
+    rows["section_spans"].extend(_section_rows(r))
+    rows["section_items"].extend((r.id, it.kind, i, it.marker, it.title, it.start, it.end)
+                                 for i, it in enumerate(r.split.items))
+    for t in r.tables.values():
+        rows["stat_tables"].append((r.id, t.key, t.template, t.layout, t.status, as_json(t.notes)))
+        rows["table_rows"].extend((r.id, t.key, row.key, i, row.label, row.status, as_json(row.raw_cells), row.note)
+                                  for i, row in enumerate(t.rows))
+        rows["cells"].extend((r.id, c.table, c.row_key, c.col_key, (c.row_label, c.col_label), c.raw, c.value,
+                              c.unit, c.status) for c in t.cells)
+    rows["checks"].extend((r.id, c.check_id, c.table, c.rule, c.status, c.expected, c.actual, c.reason,
+                           int(c.blanks_as_zero)) for c in r.checks)
+    return ReportRows(r.id, rows)
+
+
+def write_reports(db: sqlite_utils.Database, reports: list[ReportRows],
+                  labels: _Labels | None = None) -> list[bool]:
+    """Write reports with one insert per table for all of them; for each, False if it was already there.
+
+    One transaction (a savepoint inside a caller's): all of them, or none.
+    """
+    label = labels or _Labels(db)
+    rows: dict[str, list[tuple]] = {t: [] for t in COLUMNS}
+    new: list[bool] = []
+    with db.atomic():
+        marks = ", ".join("?" * len(reports))
+        there = {i for (i,) in db.execute(f"SELECT id FROM reports WHERE id IN ({marks})", [r.id for r in reports])}
+        for r in reports:
+            new.append(r.id not in there)
+            if new[-1]:
+                there.add(r.id)    # the same text twice in one group is one report
+                for table, values in r.tables.items():
+                    rows[table].extend(values)
+        rows["cells"] = [(*c[:4], label(*c[4]), *c[5:]) for c in rows["cells"]]
+        for table, values in rows.items():
+            if values:
+                db.conn.executemany(_INSERT[table], values)
+    return new
 
 
 def write_report(db: sqlite_utils.Database, r: ParsedReport) -> bool:
     """Write one parsed report in one transaction; False if it was already there."""
-    with db.atomic():
-        if db.execute("SELECT 1 FROM reports WHERE id = ?", [r.id]).fetchone():
-            return False
-        m, region = r.metadata, r.metadata.region
-        insert_rows(db, "reports", [dict(
-            id=r.id, source_path=r.document.path, file_name=Path(r.document.path).name,
-            format=r.document.format, encoding=r.document.encoding, n_chars=len(r.document.text),
-            title=m.title, issuer=m.issuer, issuer_source=m.issuer_source, year=m.year,
-            year_source=m.year_source, publication_date=m.publication_date, level=m.level,
-            province=region.province if region else None, city=region.city if region else None,
-            county=region.county if region else None, region_code=region.code if region else None,
-            template=r.template, status=r.status, problems=as_json(r.problems), text=r.document.text,
-            ingested_at=_now(), gkextract_version=__version__,
-        )])
-        insert_rows(db, "sections", _section_rows(r))
-        insert_rows(db, "section_items", (
-            dict(report_id=r.id, kind=it.kind, idx=i, marker=it.marker, title=it.title,
-                 span_start=it.start, span_end=it.end) for i, it in enumerate(r.split.items)))
-        for t in r.tables.values():
-            insert_rows(db, "stat_tables", [dict(report_id=r.id, table_key=t.key, template=t.template,
-                                                 layout=t.layout, status=t.status, notes=as_json(t.notes))])
-            insert_rows(db, "table_rows", (
-                dict(report_id=r.id, table_key=t.key, row_key=row.key, ordinal=i, label=row.label,
-                     status=row.status, raw_cells=as_json(row.raw_cells), note=row.note)
-                for i, row in enumerate(t.rows)))
-            insert_rows(db, "table_cells", (
-                dict(report_id=r.id, table_key=c.table, row_key=c.row_key, col_key=c.col_key,
-                     row_label=c.row_label, col_label=c.col_label, raw=c.raw, value=c.value,
-                     unit=c.unit, status=c.status) for c in t.cells))
-        insert_rows(db, "checks", (
-            dict(report_id=r.id, check_id=c.check_id, table_key=c.table, rule=c.rule, status=c.status,
-                 expected=c.expected, actual=c.actual, reason=c.reason,
-                 blanks_as_zero=int(c.blanks_as_zero)) for c in r.checks))
-    return True
+    return write_reports(db, [report_rows(r)])[0]
 
 
 # --- batches ------------------------------------------------------------------------------
@@ -224,27 +282,74 @@ def _unchanged(db: sqlite_utils.Database, path: Path) -> str | None:
     return None
 
 
-def _prepare(db: sqlite_utils.Database, path: Path) -> tuple[FileResult, ParsedReport | None]:
-    """Read and parse one file, outside any transaction; errors become a failed result, never an exception."""
+def _parse(path: Path) -> tuple[FileResult, ReportRows | None]:
+    """Read and parse one file (in this process or a pool's); errors become a failed result, never an exception."""
     shown = display_path(path)
     try:
-        rid = _unchanged(db, path)
-        if rid:
-            return FileResult(shown, "skipped", report_id=rid), None
         parsed = parse_document(read_document(path))
-        return FileResult(shown, "parsed", parsed.id, parsed.status, parsed.problems), parsed
+        return FileResult(shown, "parsed", parsed.id, parsed.status, parsed.problems), report_rows(parsed)
     except (ReadError, NotAReportError) as e:
         return FileResult(shown, "failed", error=str(e)), None
     except Exception as e:  # a parser bug must not stop a batch of thousands
         return FileResult(shown, "failed", error=f"internal error: {type(e).__name__}: {e}"), None
 
 
-def _save(db: sqlite_utils.Database, path: Path, res: FileResult, parsed: ParsedReport | None) -> FileResult:
+def _prepare(db: sqlite_utils.Database, path: Path) -> tuple[FileResult, ReportRows | None]:
+    """Skip an unchanged file, else read and parse it, outside any transaction."""
+    try:
+        rid = _unchanged(db, path)
+    except Exception as e:
+        return FileResult(display_path(path), "failed", error=f"internal error: {type(e).__name__}: {e}"), None
+    if rid:
+        return FileResult(display_path(path), "skipped", report_id=rid), None
+    return _parse(path)
+
+
+def _quiet_worker() -> None:
+    """Pool workers leave Ctrl-C to the writer, which saves what was parsed and stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _prepared(db: sqlite_utils.Database, files: list[Path], jobs: int,
+              ) -> Iterator[tuple[Path, FileResult, ReportRows | None]]:
+    """Each file with its result, in the files' order: parsed here, or by ``jobs`` processes.
+
+    The unchanged-file check reads the database, so it stays here; only reading
+    and parsing go to the pool.  Results come back in order, so the database is
+    written in the same order, and holds the same rows, as with one process.
+    """
+    if jobs <= 1:
+        for f in files:
+            yield (f, *_prepare(db, f))
+        return
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=_quiet_worker) as pool:
+        skipped: dict[Path, FileResult] = {}
+        todo = []
+        for f in files:
+            try:
+                rid = _unchanged(db, f)
+            except Exception:
+                rid = None
+            if rid:
+                skipped[f] = FileResult(display_path(f), "skipped", report_id=rid)
+            else:
+                todo.append(f)
+        parsed = pool.map(_parse, todo, chunksize=8)
+        try:
+            for f in files:
+                yield (f, skipped[f], None) if f in skipped else (f, *next(parsed))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _save(db: sqlite_utils.Database, path: Path, res: FileResult, parsed: ReportRows | None) -> FileResult:
     """Write one file's report and its files row in a savepoint of their own."""
     try:
         with db.atomic():  # the report and its files row commit together
             if parsed is not None:
-                res.status = "ingested" if write_report(db, parsed) else "duplicate"
+                res.status = "ingested" if write_reports(db, [parsed])[0] else "duplicate"
             _record_file(db, path, res)
         return res
     except Exception as e:  # only this file's savepoint was rolled back
@@ -252,6 +357,18 @@ def _save(db: sqlite_utils.Database, path: Path, res: FileResult, parsed: Parsed
         with db.atomic():
             _record_file(db, path, failed)
         return failed
+
+
+def _save_group(db: sqlite_utils.Database, batch: list[tuple[Path, FileResult, ReportRows | None]],
+                labels: _Labels) -> list[FileResult]:
+    """The group's reports with one insert per table, and their files rows; raises if any of it fails."""
+    with db.atomic():
+        parsed = [(res, p) for _, res, p in batch if p is not None]
+        for (res, _), new in zip(parsed, write_reports(db, [p for _, p in parsed], labels)):
+            res.status = "ingested" if new else "duplicate"
+        for path, res, _ in batch:
+            _record_file(db, path, res)
+    return [res for _, res, _ in batch]
 
 
 def ingest_file(db: sqlite_utils.Database, path: Path) -> FileResult:
@@ -263,14 +380,15 @@ def ingest_file(db: sqlite_utils.Database, path: Path) -> FileResult:
 def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
                  on_file: Callable[[FileResult], None] | None = None,
                  on_total: Callable[[int], None] | None = None,
-                 commit_every: int = 64, commit_seconds: float = 1.0) -> list[FileResult]:
+                 commit_every: int = 64, commit_seconds: float = 1.0, jobs: int = 1) -> list[FileResult]:
     """Ingest files and folders; each report is its own savepoint inside a group commit.
 
     Committing every report costs a WAL sync each, so up to ``commit_every``
     parsed reports (or ``commit_seconds`` of parsing) are written in one short
     transaction, each in its own savepoint.  A killed batch loses at most the
     reports parsed since the last commit, which a re-run redoes; Ctrl-C saves
-    what was parsed, then raises IngestInterrupted.
+    what was parsed, then raises IngestInterrupted.  ``jobs`` > 1 parses in
+    that many processes; this process alone writes, in the files' order.
     """
     files, results = discover(paths)
     if on_total:
@@ -278,24 +396,29 @@ def ingest_paths(db: sqlite_utils.Database, paths: Iterable[str | Path],
     for r in results:
         if on_file:
             on_file(r)
-    batch: list[tuple[Path, FileResult, ParsedReport | None]] = []
+    batch: list[tuple[Path, FileResult, ReportRows | None]] = []
 
     def done(res: FileResult) -> None:
         results.append(res)
         if on_file:
             on_file(res)
 
+    labels = _Labels(db)
+
     def flush() -> None:
         with db.atomic():
-            saved = [_save(db, path, res, parsed) for path, res, parsed in batch]
+            try:
+                saved = _save_group(db, batch, labels)
+            except Exception:   # one report's rows broke the group's inserts: each in its own savepoint
+                labels.ids.clear()
+                saved = [_save(db, path, res, parsed) for path, res, parsed in batch]
         batch.clear()
         for res in saved:
             done(res)
 
     try:
         started = time.monotonic()
-        for f in files:
-            res, parsed = _prepare(db, f)
+        for f, res, parsed in _prepared(db, files, jobs):
             if res.status == "skipped":
                 done(res)
             else:

@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +36,10 @@ from rapidfuzz import fuzz, process
 
 from .grounding import (DEFAULT_THRESHOLD, Assessment, Fact, Grounder, assess_fact, assess_shared_numbers,
                         assess_statement, fold, measures_start)
-from .llm import CallResult, LLMSettings, Mode, ReplyStore, make_client, structured_call
+from . import tokens
+from .llm import (CallResult, LLMSettings, Mode, ReplyStore, ResponseFormat, make_client, response_format_param,
+                  structured_call)
+from .pricing import Price
 from .prompts import Prompt, build_messages, load_prompt
 from .schema import SECTION_SCHEMAS, OverviewFacts, ProblemsFacts
 from .store import write_extraction
@@ -143,12 +147,20 @@ def ground(parsed: OverviewFacts | ProblemsFacts, ctx: SectionContext, reasks: i
     return out
 
 
-def section_context(db: sqlite_utils.Database, report_id: str, section: str, prompt: Prompt) -> SectionContext:
+def section_context(db: sqlite_utils.Database, report_id: str, section: str, prompt: Prompt,
+                    cells_cache: dict[str, Cells] | None = None) -> SectionContext:
+    """What grounding needs; ``cells_cache`` keeps a report's cells for its other section."""
     text, s_start, s_end, template = db.execute(
         "SELECT r.text, s.span_start, s.span_end, r.template FROM reports r JOIN sections s ON s.report_id = r.id "
         "WHERE r.id = ? AND s.kind = ?", [report_id, section]).fetchone()
-    cells = {(t, r, c): (v, st) for t, r, c, v, st in db.execute(
-        "SELECT table_key, row_key, col_key, value, status FROM table_cells WHERE report_id = ?", [report_id])}
+    cells = cells_cache.pop(report_id, None) if cells_cache is not None else None
+    if cells is None:
+        cells = {(t, r, c): (v, st) for t, r, c, v, st in db.execute(
+            "SELECT table_key, row_key, col_key, value, status FROM table_cells WHERE report_id = ?", [report_id])}
+        if cells_cache is not None:
+            if len(cells_cache) > 256:
+                cells_cache.clear()
+            cells_cache[report_id] = cells
     return SectionContext(text, (s_start, s_end), cells, template, prompt.text)
 
 
@@ -165,12 +177,59 @@ class ExtractSummary:
     retries: int = 0
     reasks: int = 0
     prompt_tokens: int = 0
+    cached_tokens: int = 0
     completion_tokens: int = 0
     facts: int = 0
     problems: int = 0
     improvements: int = 0
     flagged: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
+    budget: Budget | None = None
+
+
+@dataclass
+class Budget:
+    """--max-cost: money this run may spend, checked before each section is sent.
+
+    A section is sent only if what was spent, plus an upper estimate for every
+    section in flight and for this one, stays within ``limit``: its prompt in
+    o200k tokens (characters without o200k) billed uncached, and ``max_tokens``
+    of output per request.  What a call really cost comes from the tokens the
+    server reported.  Once a section is refused, no further one starts; the
+    rest stay pending for a later run.  Re-asks (a reply that failed validation)
+    are paid on top of the estimate.
+    """
+
+    limit: float
+    price: Price
+    spent: float = 0.0
+    reserved: float = 0.0
+    refused: int = 0         # sections left pending because of the budget
+
+    def reserve(self, estimate: float) -> bool:
+        if self.refused or self.spent + self.reserved + estimate > self.limit:
+            self.refused += 1
+            return False
+        self.reserved += estimate
+        return True
+
+    def settle(self, estimate: float, res: CallResult, batch: bool = False) -> None:
+        self.reserved -= estimate
+        self.spent += sum(self.price.cost(u.prompt_tokens, u.cached_tokens, u.completion_tokens, batch)
+                          for u in res.usage)
+
+
+def estimate_cost(price: Price, settings: LLMSettings, prompt: Prompt, text: str, batch: bool = False) -> float:
+    """An upper estimate of one section's first attempt: prompt uncached, ``max_tokens`` out per request."""
+    parts = len(split_text(text, settings.max_section_chars))
+    prompt_tokens = tokens.count(text) + parts * (tokens.count(prompt.text) + schema_tokens(prompt.section) + 100)
+    return price.cost(prompt_tokens, 0, parts * (settings.max_tokens or 16_384), batch)
+
+
+@lru_cache(maxsize=4)
+def schema_tokens(section: str) -> int:
+    return tokens.count(json.dumps(response_format_param(SECTION_SCHEMAS[section], ResponseFormat.json_schema),
+                                   ensure_ascii=False))
 
 
 class ExtractInterrupted(KeyboardInterrupt):
@@ -238,8 +297,10 @@ def merge_results(parts: list[CallResult], schema: type[OverviewFacts] | type[Pr
     failed = next(((i, p) for i, p in enumerate(parts, 1) if p.status != "ok"), None)
     merged = CallResult("ok", None, json.dumps({"parts": [p.raw_reply for p in parts]}, ensure_ascii=False),
                         request_key=",".join(p.request_key or "" for p in parts))
-    for name in ("calls", "cache_hits", "reasks", "retries", "prompt_tokens", "completion_tokens", "latency_ms"):
+    for name in ("calls", "cache_hits", "reasks", "retries", "prompt_tokens", "cached_tokens", "completion_tokens",
+                 "latency_ms"):
         setattr(merged, name, sum(getattr(p, name) for p in parts))
+    merged.usage = [u for p in parts for u in p.usage]
     if failed:
         i, p = failed
         merged.status, merged.error = p.status, f"part {i} of {len(parts)}: {p.error}"
@@ -249,21 +310,35 @@ def merge_results(parts: list[CallResult], schema: type[OverviewFacts] | type[Pr
     return merged
 
 
-async def extract_section(client, settings: LLMSettings, prompt: Prompt, issuer: str | None, year: int | None,
-                          heading: str, text: str, context: str, refresh: bool = False) -> CallResult:
-    """Extract one section: in one request, or in parts when it is longer than ``max_section_chars``."""
+def section_messages(settings: LLMSettings, prompt: Prompt, issuer: str | None, year: int | None, heading: str,
+                     text: str) -> list[list[dict[str, str]]] | CallResult:
+    """The messages of each request a section needs (one per part), or the too_large result.
+
+    The online path and the batch file both build their requests here, so a
+    batch reply is the cached reply of the online request and back.
+    """
     parts = split_text(text, settings.max_section_chars)
     if len(parts) > settings.max_section_parts:
         return CallResult("too_large", None, None, error=(
             f"the section has {len(text):,} characters: {len(parts)} requests of at most "
             f"{settings.max_section_chars:,}, more than max_section_parts = {settings.max_section_parts}; "
             "nothing was sent (raise max_section_parts in the config to extract it anyway)"))
+    return [build_messages(prompt, issuer, year,
+                           heading if len(parts) == 1 else f"{heading}（第 {i} 部分，共 {len(parts)} 部分）", part)
+            for i, part in enumerate(parts, 1)]
+
+
+async def extract_section(client, settings: LLMSettings, prompt: Prompt, issuer: str | None, year: int | None,
+                          heading: str, text: str, context: str, refresh: bool = False) -> CallResult:
+    """Extract one section: in one request, or in parts when it is longer than ``max_section_chars``."""
+    requests = section_messages(settings, prompt, issuer, year, heading, text)
+    if isinstance(requests, CallResult):
+        return requests
     results = []
-    for i, part in enumerate(parts, 1):
-        label = heading if len(parts) == 1 else f"{heading}（第 {i} 部分，共 {len(parts)} 部分）"
-        where = context if len(parts) == 1 else f"{context} part {i}/{len(parts)}"
-        results.append(await structured_call(client, settings, build_messages(prompt, issuer, year, label, part),
-                                             SECTION_SCHEMAS[prompt.section], context=where, refresh=refresh))
+    for i, messages in enumerate(requests, 1):
+        where = context if len(requests) == 1 else f"{context} part {i}/{len(requests)}"
+        results.append(await structured_call(client, settings, messages, SECTION_SCHEMAS[prompt.section],
+                                             context=where, refresh=refresh))
         if results[-1].status != "ok":
             break
     return merge_results(results, SECTION_SCHEMAS[prompt.section])
@@ -271,17 +346,45 @@ async def extract_section(client, settings: LLMSettings, prompt: Prompt, issuer:
 
 # --- the batch ---------------------------------------------------------------------------------
 
-def _store(db: sqlite_utils.Database, rid: str, kind: str, prompt: Prompt, settings: LLMSettings,
-           res: CallResult, threshold: float) -> dict[str, int]:
-    grounded = None
-    if res.status == "ok" and res.parsed is not None:
-        grounded = ground(res.parsed, section_context(db, rid, kind, prompt), res.reasks)  # type: ignore[arg-type]
-    return write_extraction(db, rid, kind, settings.model, prompt.version, settings.response_format.value,
-                            settings.mode.value, res, grounded, threshold)
+def store_result(db: sqlite_utils.Database, rid: str, kind: str, prompt: Prompt, settings: LLMSettings,
+                 res: CallResult, threshold: float, mode: str | None = None,
+                 cells_cache: dict[str, Cells] | None = None) -> tuple[CallResult, dict[str, int]]:
+    """Ground a section's result and write it (``mode`` "batch" for a batch reply), whatever it is.
+
+    Grounding or storing that fails becomes the section's ``error`` status (the
+    result returned says so), in a savepoint of its own, so one section never
+    rolls back the others.
+    """
+    mode = mode or settings.mode.value
+    try:
+        grounded = None
+        if res.status == "ok" and res.parsed is not None:
+            ctx = section_context(db, rid, kind, prompt, cells_cache)
+            grounded = ground(res.parsed, ctx, res.reasks)  # type: ignore[arg-type]
+        return res, write_extraction(db, rid, kind, settings.model, prompt.version,
+                                     settings.response_format.value, mode, res, grounded, threshold)
+    except Exception as e:  # grounding or storing this one failed: record that, go on
+        failed = _internal_error(e)
+        failed.usage = res.usage   # what was paid stays counted
+        return failed, write_extraction(db, rid, kind, settings.model, prompt.version,
+                                        settings.response_format.value, mode, failed, None, threshold)
 
 
 def _internal_error(e: BaseException) -> CallResult:
     return CallResult("error", None, None, error=f"internal error: {type(e).__name__}: {e}")
+
+
+def count_result(summary: ExtractSummary, rid: str, kind: str, res: CallResult, counts: dict[str, int]) -> None:
+    summary.saved += res.status == "ok"
+    for k in ("calls", "cache_hits", "retries", "reasks", "prompt_tokens", "cached_tokens", "completion_tokens"):
+        setattr(summary, k, getattr(summary, k) + getattr(res, k))
+    for k in ("facts", "problems", "improvements", "flagged"):
+        setattr(summary, k, getattr(summary, k) + counts[k])
+    if res.status != "ok":
+        summary.failures.append(dict(report_id=rid, section=kind, status=res.status, error=(res.error or "")[:500]))
+
+
+WRITE_GROUP = 32    # results written in one transaction, each in its own savepoint
 
 
 async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo: list[tuple[str, str]],
@@ -290,49 +393,57 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
                          on_done: Callable[[str, str, CallResult], None] | None, refresh: bool) -> None:
     """``concurrency`` workers call the model; this task alone writes to the database.
 
-    A worker turns anything a section raises into that section's status.  On
-    cancellation (Ctrl-C) the workers are cancelled and awaited, then the client
-    is closed: no request outlives the client, no task exception goes unseen.
+    A worker turns anything a section raises into that section's status.  The
+    writer takes every result that has arrived (up to WRITE_GROUP) and writes
+    them in one transaction, each in a savepoint.  On cancellation (Ctrl-C) the
+    workers are cancelled and awaited, then the client is closed: no request
+    outlives the client, no task exception goes unseen.
     """
     client = make_client(settings, transport, store)
     queue = iter(todo)
     results: asyncio.Queue[tuple[str, str, CallResult]] = asyncio.Queue()
+    budget = summary.budget
+    cells_cache: dict[str, Cells] = {}
 
     async def worker() -> None:
         for rid, kind in queue:
+            estimate = 0.0
             try:
                 issuer, year, heading, text = db.execute(
                     "SELECT r.issuer, r.year, s.heading, s.text FROM reports r JOIN sections s "
                     "ON s.report_id = r.id WHERE r.id = ? AND s.kind = ?", [rid, kind]).fetchone()
+                if budget is not None:
+                    estimate = estimate_cost(budget.price, settings, prompts[kind], text)
+                    if not budget.reserve(estimate):
+                        results.put_nowait((rid, kind, None))
+                        continue
                 res = await extract_section(client, settings, prompts[kind], issuer, year, heading, text,
                                             f"report {rid} section {kind}", refresh)
             except Exception as e:  # a bug in one section must not stop the others
                 res = _internal_error(e)
+            if budget is not None:
+                budget.settle(estimate, res)
             results.put_nowait((rid, kind, res))
 
     workers = [asyncio.create_task(worker()) for _ in range(min(settings.concurrency, len(todo)))]
     try:
-        for _ in todo:
-            rid, kind, res = await results.get()
-            try:
-                counts = _store(db, rid, kind, prompts[kind], settings, res, threshold)
-            except Exception as e:  # grounding or storing this one failed: record that, go on
-                res = _internal_error(e)
-                counts = _store(db, rid, kind, prompts[kind], settings, res, threshold)
-            summary.saved += res.status == "ok"
-            summary.calls += res.calls
-            summary.cache_hits += res.cache_hits
-            summary.retries += res.retries
-            summary.reasks += res.reasks
-            summary.prompt_tokens += res.prompt_tokens
-            summary.completion_tokens += res.completion_tokens
-            for k in ("facts", "problems", "improvements", "flagged"):
-                setattr(summary, k, getattr(summary, k) + counts[k])
-            if res.status != "ok":
-                summary.failures.append(dict(report_id=rid, section=kind, status=res.status,
-                                             error=(res.error or "")[:500]))
-            if on_done:
-                on_done(rid, kind, res)
+        left = len(todo)
+        while left:
+            group = [await results.get()]
+            while len(group) < WRITE_GROUP and not results.empty():
+                group.append(results.get_nowait())
+            left -= len(group)
+            written = []
+            with db.atomic():
+                for rid, kind, res in group:
+                    if res is not None:   # None: left pending by the budget
+                        res, counts = store_result(db, rid, kind, prompts[kind], settings, res, threshold,
+                                                   cells_cache=cells_cache)
+                        written.append((rid, kind, res, counts))
+            for rid, kind, res, counts in written:
+                count_result(summary, rid, kind, res, counts)
+                if on_done:
+                    on_done(rid, kind, res)
     finally:
         for w in workers:
             w.cancel()
@@ -344,6 +455,7 @@ async def extract_reports_async(db: sqlite_utils.Database, settings: LLMSettings
                                 report_ids: list[str] | None = None, threshold: float | None = None,
                                 prompts_dir: Path | None = None, transport: httpx.AsyncBaseTransport | None = None,
                                 store: ReplyStore | None = None, refresh: bool = False,
+                                budget: Budget | None = None,
                                 on_total: Callable[[int], None] | None = None,
                                 on_done: Callable[[str, str, CallResult], None] | None = None,
                                 summary: ExtractSummary | None = None) -> ExtractSummary:
@@ -358,6 +470,7 @@ async def extract_reports_async(db: sqlite_utils.Database, settings: LLMSettings
     todo, done = pending_sections(db, settings, prompts, report_ids, redo=refresh)
     summary = summary if summary is not None else ExtractSummary()
     summary.reports, summary.sections, summary.already_done = len({r for r, _ in todo}), len(todo), done
+    summary.budget = budget
     if on_total:
         on_total(len(todo))
     if todo:
@@ -369,7 +482,7 @@ async def extract_reports_async(db: sqlite_utils.Database, settings: LLMSettings
 def extract_reports(db: sqlite_utils.Database, settings: LLMSettings, *, report_ids: list[str] | None = None,
                     threshold: float | None = None, prompts_dir: Path | None = None,
                     transport: httpx.AsyncBaseTransport | None = None, store: ReplyStore | None = None,
-                    refresh: bool = False,
+                    refresh: bool = False, budget: Budget | None = None,
                     on_total: Callable[[int], None] | None = None,
                     on_done: Callable[[str, str, CallResult], None] | None = None) -> ExtractSummary:
     """Extract every pending narrative section.
@@ -379,6 +492,7 @@ def extract_reports(db: sqlite_utils.Database, settings: LLMSettings, *, report_
     ``transport`` replaces the network (tests, benchmarks); ``store`` replaces the
     reply store (to save hand-written replies with their provenance).
     ``refresh`` extracts the selected reports again, ignoring saved replies.
+    ``budget`` (--max-cost) stops sending before this run's spending would pass it.
     Inside a running event loop (Jupyter) the work runs on a loop of its own in
     a worker thread while this call waits (see ``run_sync``).
     Ctrl-C raises ExtractInterrupted once every section in flight is cancelled.
@@ -387,7 +501,7 @@ def extract_reports(db: sqlite_utils.Database, settings: LLMSettings, *, report_
     try:
         return run_sync(extract_reports_async(
             db, settings, report_ids=report_ids, threshold=threshold, prompts_dir=prompts_dir, transport=transport,
-            store=store, refresh=refresh, on_total=on_total, on_done=on_done, summary=summary))
+            store=store, refresh=refresh, budget=budget, on_total=on_total, on_done=on_done, summary=summary))
     except KeyboardInterrupt:
         raise ExtractInterrupted(summary) from None
 

@@ -520,6 +520,137 @@ def _m008_across_years(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m012_scale(db: sqlite_utils.Database) -> None:
+    """Cost accounting and the Batch API.
+
+    ``llm_calls`` is append-only: one row per call that reached the API (a saved
+    reply costs nothing and adds none), with the tokens the server reported and
+    whether it went online or through a batch; re-extracting never deletes what
+    was paid.  ``batches`` holds each batch file and the ids the API gave it,
+    written as soon as they are known, so a crash resumes from here and nothing
+    is submitted twice; ``batch_requests`` maps each line's ``custom_id`` to its
+    report, section and part.
+    """
+    db.executescript(
+        """
+        ALTER TABLE extractions ADD COLUMN cached_tokens INTEGER;   -- of prompt_tokens, from the provider's cache
+
+        CREATE TABLE llm_calls (
+            id INTEGER PRIMARY KEY,
+            report_id TEXT,
+            section TEXT,
+            model TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('online', 'batch')),
+            request_key TEXT,
+            prompt_tokens INTEGER NOT NULL,     -- as the server reported them; cached ones included
+            cached_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX llm_calls_model ON llm_calls(model, channel);
+
+        CREATE TABLE batches (
+            id INTEGER PRIMARY KEY,
+            model TEXT NOT NULL,               -- one model per file
+            base_url TEXT,                     -- the API it went to (NULL: OpenAI)
+            file_name TEXT NOT NULL,           -- the JSONL's name, unique, also the uploaded file's name
+            path TEXT NOT NULL,                -- where the JSONL was written
+            lines INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            input_file_id TEXT,                -- set as soon as the upload returns
+            batch_id TEXT,                     -- set as soon as the batch is created
+            status TEXT NOT NULL,              -- written | uploaded | validating | in_progress | finalizing |
+                                               -- completed | failed | expired | cancelling | cancelled | collected
+            completed INTEGER, failed INTEGER, total INTEGER,   -- request_counts as last polled
+            output_file_id TEXT,
+            error_file_id TEXT,
+            errors TEXT,                       -- JSON: why the API failed the batch as a whole
+            estimated_cost REAL,               -- at submit, from the prices in force
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE batch_requests (
+            batch INTEGER NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+            custom_id TEXT NOT NULL,           -- hash of report, section, part and prompt version
+            report_id TEXT NOT NULL,
+            section TEXT NOT NULL,
+            part INTEGER NOT NULL,             -- 1-based; parts > 1 when the section was split
+            parts INTEGER NOT NULL,
+            prompt_version TEXT NOT NULL,
+            request_key TEXT NOT NULL,         -- the reply store's key: a batch reply serves the online path too
+            status TEXT NOT NULL,              -- pending | ok | failed | expired | invalid
+            error TEXT,
+            PRIMARY KEY (batch, custom_id)     -- a section failed in one batch may go into another
+        );
+        CREATE INDEX batch_requests_section ON batch_requests(report_id, section);
+        """
+    )
+    _compact_ingest(db)
+
+
+def _compact_ingest(db: sqlite_utils.Database) -> None:
+    """Store nothing twice: cell labels once in ``cell_labels``, section text only in ``reports.text``.
+
+    ``table_cells`` and ``sections`` become views with the columns (and the
+    values) the tables had, so every query reads them as before; ingest writes
+    ``cells`` and ``section_spans``.  The database shrank from 86 to 55 KB per
+    report (bench/bench_ingest.py): a label pair was repeated on every cell, the
+    cells' primary-key index was as big as the cells, and each section's text
+    was a copy of a span of its report's text.  Rows of ``cells`` keep their
+    insertion order (the views' readers order by it); the index serves the
+    lookups, which always name the report and the table.
+    """
+    db.executescript(
+        """
+        CREATE TABLE cell_labels (
+            id INTEGER PRIMARY KEY,
+            row_label TEXT NOT NULL,        -- the row's label as written, else the template's
+            col_label TEXT NOT NULL,
+            UNIQUE (row_label, col_label)
+        );
+        CREATE TABLE cells (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            table_key TEXT NOT NULL,
+            row_key TEXT NOT NULL,
+            col_key TEXT NOT NULL,
+            label INTEGER NOT NULL REFERENCES cell_labels(id),
+            raw TEXT,                       -- the cell as written; NULL when there was none
+            value NUMERIC,                  -- NULL unless reported: empty is not zero
+            unit TEXT,                      -- 万元 for money
+            status TEXT NOT NULL            -- ok | empty | not_applicable | unparsed | misaligned | missing
+        );
+        INSERT INTO cell_labels (row_label, col_label) SELECT DISTINCT row_label, col_label FROM table_cells;
+        INSERT INTO cells SELECT c.report_id, c.table_key, c.row_key, c.col_key, l.id, c.raw, c.value, c.unit, c.status
+            FROM table_cells c JOIN cell_labels l ON l.row_label = c.row_label AND l.col_label = c.col_label
+            ORDER BY c.rowid;
+        DROP TABLE table_cells;
+        CREATE INDEX cells_report ON cells(report_id, table_key);
+        CREATE VIEW table_cells AS
+        SELECT c.report_id, c.table_key, c.row_key, c.col_key, l.row_label, l.col_label, c.raw, c.value, c.unit, c.status
+        FROM cells c JOIN cell_labels l ON l.id = c.label;
+
+        CREATE TABLE section_spans (
+            report_id TEXT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            status TEXT NOT NULL,           -- found | missing
+            heading TEXT,
+            span_start INTEGER,             -- offsets into reports.text; the span includes the heading
+            span_end INTEGER,
+            body_start INTEGER,
+            PRIMARY KEY (report_id, kind)
+        ) WITHOUT ROWID;
+        INSERT INTO section_spans SELECT report_id, kind, ordinal, status, heading, span_start, span_end, body_start
+            FROM sections;
+        DROP TABLE sections;
+        CREATE VIEW sections AS
+        SELECT s.*, substr(r.text, s.span_start + 1, s.span_end - s.span_start) AS text
+        FROM section_spans s JOIN reports r ON r.id = s.report_id;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "ingest: reports, sections, tables, cells, checks, files", _m001_ingest),
     (2, "narrative: extractions, facts, problems, improvements, full-text search", _m002_narrative),
@@ -529,6 +660,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "files: the exact bytes of each file name", _m007_file_bytes),
     (8, "across years: issuers, cross-year checks, boilerplate, concreteness, follow-up, evaluation",
      _m008_across_years),
+    (12, "scale: llm_calls (cost), batches and batch_requests (Batch API); cells and sections stored once",
+     _m012_scale),
 ]
 
 
@@ -655,17 +788,18 @@ def write_extraction(db: sqlite_utils.Database, report_id: str, section: str, mo
     their score and flags, and the review threshold is applied when reading.
     """
     counts = {"facts": 0, "problems": 0, "improvements": 0, "flagged": 0}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with db.atomic():
         db.execute("DELETE FROM extractions WHERE report_id = ? AND section = ? AND model = ? AND prompt_version = ?",
                    [report_id, section, model, prompt_version])
         cur = db.execute(
             "INSERT INTO extractions (report_id, section, model, prompt_version, response_format, mode, request_key, "
-            "status, error, calls, cache_hits, reasks, retries, prompt_tokens, completion_tokens, latency_ms, "
-            "raw_reply, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "status, error, calls, cache_hits, reasks, retries, prompt_tokens, cached_tokens, completion_tokens, "
+            "latency_ms, raw_reply, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [report_id, section, model, prompt_version, response_format, mode, result.request_key, result.status,
              result.error, result.calls, result.cache_hits, result.reasks, result.retries, result.prompt_tokens,
-             result.completion_tokens, result.latency_ms, result.raw_reply,
-             datetime.now(timezone.utc).isoformat(timespec="seconds")])
+             result.cached_tokens, result.completion_tokens, result.latency_ms, result.raw_reply, now])
+        record_calls(db, report_id, section, model, "batch" if mode == "batch" else "online", result.usage, now)
         if grounded is None:
             return counts
         base = dict(extraction_id=cur.lastrowid, report_id=report_id)
@@ -693,6 +827,17 @@ def write_extraction(db: sqlite_utils.Database, report_id: str, section: str, mo
         counts.update(facts=len(grounded.facts), problems=len(grounded.problems),
                       improvements=len(grounded.improvements), flagged=sum(s < threshold for s in scores))
     return counts
+
+
+def record_calls(db: sqlite_utils.Database, report_id: str | None, section: str | None, model: str, channel: str,
+                 usage: Iterable[Any], now: str | None = None) -> None:
+    """Append what each call that reached the API was billed for (``llm.Usage``); never deleted."""
+    now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    db.conn.executemany(
+        "INSERT INTO llm_calls (report_id, section, model, channel, request_key, prompt_tokens, cached_tokens, "
+        "completion_tokens, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(report_id, section, model, channel, u.key, u.prompt_tokens, u.cached_tokens, u.completion_tokens, now)
+         for u in usage])
 
 
 def as_json(value: Any) -> str:

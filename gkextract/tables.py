@@ -336,17 +336,25 @@ def _spaced_tokens(line: str, sep: Sep) -> list[Token]:
     """
     out: list[Token] = []
     pending: list[str] = []
+    widths: list[int] = []
 
     def flush() -> None:
         if pending:
             out.append(_label(" ".join(pending), sep))
             pending.clear()
 
+    def centre(line: str, start: int, end: int) -> float:   # _centre, with the widths summed once per line
+        if not widths:
+            widths.append(0)
+            for ch in line:
+                widths.append(widths[-1] + (2 if unicodedata.east_asian_width(ch) in "WF" else 1))
+        return widths[start] + (widths[end] - widths[start]) / 2
+
     for m in _PIECE.finditer(line):
         piece = m.group()
         if _is_value(piece):
             flush()
-            out.append(Token("value", piece, sep=sep, col=_centre(line, m.start(), m.end())))
+            out.append(Token("value", piece, sep=sep, col=centre(line, m.start(), m.end())))
             continue
         at = m.start()
         for kind, text in _split_glued(piece):
@@ -356,7 +364,7 @@ def _spaced_tokens(line: str, sep: Sep) -> list[Token]:
                 pending.append(text)
             else:
                 flush()
-                out.append(Token("value", text, sep=sep, col=_centre(line, start, at)))
+                out.append(Token("value", text, sep=sep, col=centre(line, start, at)))
     flush()
     return out
 
@@ -425,7 +433,12 @@ def detect_layout(body: str) -> str:
 
 
 def _value_count(line: str) -> int:
-    return sum(t.kind == "value" for t in _spaced_tokens(line, "space"))
+    """How many value tokens _spaced_tokens finds in the line, without placing them in columns."""
+    n = 0
+    for m in _PIECE.finditer(line):
+        piece = m.group()
+        n += 1 if _is_value(piece) else sum(kind != "label" for kind, _ in _split_glued(piece))
+    return n
 
 
 def tokenize(body: str, layout: str) -> list[Token]:

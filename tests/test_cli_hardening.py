@@ -48,14 +48,14 @@ def test_file_names_that_are_not_utf8_are_stored_losslessly_and_shown_safely(tmp
 
 
 def test_one_files_failure_while_saving_rolls_back_no_other(tmp_path, monkeypatch):
-    real = ingest_mod.write_report
+    real = ingest_mod.write_reports     # the group's insert, then each report's in its own savepoint
 
-    def fails_for_002(db, parsed):
-        if parsed.document.path.endswith("002_a08c52f4e01fde1f.txt"):
+    def fails_for_002(db, reports, labels=None):
+        if any(r.tables["reports"][0][2] == "002_a08c52f4e01fde1f.txt" for r in reports):
             raise sqlite3.IntegrityError("simulated constraint failure")
-        return real(db, parsed)
+        return real(db, reports, labels)
 
-    monkeypatch.setattr(ingest_mod, "write_report", fails_for_002)
+    monkeypatch.setattr(ingest_mod, "write_reports", fails_for_002)
     db = tmp_path / "gk.db"
     res = invoke("ingest", str(REPORTS), "--db", str(db), "--format", "json")
     assert res.exit_code == 1

@@ -123,19 +123,14 @@ def test_report_cut_off_inside_table_2(db, tmp_path):
 
 
 def test_a_failure_mid_write_leaves_no_partial_rows(db, monkeypatch):
-    real = ingest_mod.insert_rows
-
-    def explode(db_, table, rows):
-        if table == "checks":
-            raise RuntimeError("disk full")
-        real(db_, table, rows)
-
-    monkeypatch.setattr(ingest_mod, "insert_rows", explode)
+    # the checks are inserted last: make that insert fail, after the report's other rows went in
+    real = dict(ingest_mod._INSERT)
+    monkeypatch.setitem(ingest_mod._INSERT, "checks", "INSERT INTO disk_full VALUES (?)")
     [res] = ingest_paths(db, [SAMPLES["003"]])
-    assert res.status == "failed" and "disk full" in res.error
-    for table in ("reports", "sections", "table_cells", "table_rows", "stat_tables", "checks"):
+    assert res.status == "failed" and "no such table: disk_full" in res.error
+    for table in ("reports", "sections", "table_cells", "table_rows", "stat_tables", "checks", "cell_labels"):
         assert count(db, table) == 0, table
-    monkeypatch.setattr(ingest_mod, "insert_rows", real)
+    monkeypatch.setattr(ingest_mod, "_INSERT", real)
     [res] = ingest_paths(db, [SAMPLES["003"]])  # a re-run retries what failed
     assert res.status == "ingested" and count(db, "checks") == 40
 
@@ -176,3 +171,31 @@ def test_a_killed_batch_resumes_without_duplicates(db):
     results = ingest_paths(db, [REPORTS])
     assert sorted(r.status for r in results) == ["ingested"] * 1 + ["skipped"] * 4
     assert count(db, "reports") == 5 and count(db, "checks") == 200
+
+
+def test_migration_12_keeps_every_cell_and_section_as_it_was(tmp_path, monkeypatch):
+    """A database from before migration 12 reads the same through the table_cells and sections views."""
+    from gkextract import store
+    path = tmp_path / "old.db"
+    before = [m for m in store.MIGRATIONS if m[0] < 12]
+    monkeypatch.setattr(store, "MIGRATIONS", before)
+    old = open_db(path)
+    old.execute("INSERT INTO reports (id, source_path, file_name, format, n_chars, status, problems, text, "
+                "ingested_at, gkextract_version) VALUES ('r1', 'a.txt', 'a.txt', 'txt', 9, 'complete', '[]', "
+                "'一、总体情况二、主动公开', 'now', '0')")
+    old.execute("INSERT INTO sections VALUES ('r1', 'overview', 1, 'found', '一、总体情况', 0, 6, 6, '一、总体情况')")
+    old.execute("INSERT INTO sections VALUES ('r1', 'problems', 5, 'missing', NULL, NULL, NULL, NULL, NULL)")
+    cells = [("r1", "applications", "z_row", "total", "（七）总计", "总计", "5", 5, None, "ok"),
+             ("r1", "applications", "a_row", "total", "一、本年新收", "总计", "", None, None, "empty"),
+             ("r1", "applications", "a_row", "natural", "一、本年新收", "自然人", "3", 3, None, "ok")]
+    old.conn.executemany("INSERT INTO table_cells VALUES (?,?,?,?,?,?,?,?,?,?)", cells)
+    old.conn.commit()
+    old.close()
+    monkeypatch.undo()                  # all the migrations again: 12 runs on the old data
+    db = open_db(path)
+    assert db.execute("SELECT * FROM table_cells WHERE report_id = 'r1' ORDER BY rowid").fetchall() == cells
+    assert db.execute("SELECT count(*) FROM cell_labels").fetchone() == (3,)
+    assert db.execute("SELECT kind, status, heading, span_start, span_end, body_start, text FROM sections "
+                      "ORDER BY ordinal").fetchall() == [
+        ("overview", "found", "一、总体情况", 0, 6, 6, "一、总体情况"),
+        ("problems", "missing", None, None, None, None, None)]
