@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DB     ?= out/gkextract.db
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench bench-scale live-test clean
+.PHONY: install run test browser browser-test screenshots datasette-test bench bench-scale live-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,28 @@ run: $(STAMP)
 ## Run the test suite (offline, deterministic).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## Debian's chromium for the browser tests (tests/test_browser.py skips, saying so, without it).
+## `make test` never installs it; this target does, with apt-get (as root, or through sudo).
+browser:
+	@test -x /usr/bin/chromium || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium fonts-wqy-microhei; }
+
+## The browser tests alone: the report page, review queue and heatmap in headless chromium.
+browser-test: $(STAMP) browser
+	$(BIN)/python -m pytest tests/test_browser.py -v -rs
+
+## Screenshots of the pages into docs/ (the README shows docs/report-page.png); look at them after.
+screenshots: $(STAMP) browser
+	mkdir -p out/screenshots
+	GKEXTRACT_SCREENSHOTS=out/screenshots $(BIN)/python -m pytest tests/test_browser.py -q
+	cp out/screenshots/report-page.png out/screenshots/heatmap.png docs/
+
+## datasette.yaml's canned queries and search through Datasette itself (skipped by `make test` without it).
+datasette-test: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,datasette]'
+	$(BIN)/python -m pytest tests/test_datasette.py -v -rs
 
 ## Slow, optional, not run by CI: a real local model (scripts/get_test_model.py, ~1.1 GB cached in
 ## ~/.cache/gkextract-model) extracts one sample end to end; the test skips, saying why, when it cannot run.

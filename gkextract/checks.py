@@ -69,46 +69,48 @@ def _fmt(x: float) -> str:
     return f"{_clean(x):+}"
 
 
+Cell = tuple[str, str]   # (row key, column key)
+_REVIEW_PARTS = ("upheld", "corrected", "other", "pending")
+
+
+def terms(check_id: str, template: str | None = None) -> tuple[list[Cell], list[Cell]]:
+    """The cells each side of a rule sums, read from its id; the rules below and the
+    report page (which marks the cells of a failed check) share it."""
+    table, rule, key = check_id.split(".")
+    if (table, rule) == ("applications", "balance"):
+        return [("new_received", key), ("carried_over", key)], [("total_handled", key), ("carried_forward", key)]
+    if (table, rule) == ("applications", "results_sum"):
+        return [(r, key) for r in RESULT_ROWS[template or "2019"]], [("total_handled", key)]
+    if (table, rule) == ("applications", "row_total"):
+        return [(key, c) for c in APPLICANT_PARTS], [(key, "total")]
+    if (table, rule) == ("review_litigation", "row_total"):
+        return [(key, c) for c in _REVIEW_PARTS], [(key, "total")]
+    raise ValueError(f"unknown check {check_id!r}")
+
+
 def check_applications(t: StatTable) -> list[Check]:
     if t.status == "missing":
         return []
     out: list[Check] = []
     for col in APPLICANT_COLS:
-        out.append(_compare(
-            f"applications.balance.{col.key}", t,
-            f"{col.label}: 本年新收 + 上年结转 = 办理结果总计 + 结转下年度",
-            [("new_received", col.key), ("carried_over", col.key)],
-            [("total_handled", col.key), ("carried_forward", col.key)],
-        ))
+        cid = f"applications.balance.{col.key}"
+        out.append(_compare(cid, t, f"{col.label}: 本年新收 + 上年结转 = 办理结果总计 + 结转下年度",
+                            *terms(cid, t.template)))
     for col in APPLICANT_COLS:
-        out.append(_compare(
-            f"applications.results_sum.{col.key}", t,
-            f"{col.label}: （七）总计 = （一）至（六）之和",
-            [(r, col.key) for r in RESULT_ROWS[t.template or "2019"]],
-            [("total_handled", col.key)],
-        ))
+        cid = f"applications.results_sum.{col.key}"
+        out.append(_compare(cid, t, f"{col.label}: （七）总计 = （一）至（六）之和", *terms(cid, t.template)))
     for row in t.rows:
-        out.append(_compare(
-            f"applications.row_total.{row.key}", t,
-            f"{row.label or row.key}: 总计 = 各类申请人之和",
-            [(row.key, c) for c in APPLICANT_PARTS],
-            [(row.key, "total")],
-        ))
+        cid = f"applications.row_total.{row.key}"
+        out.append(_compare(cid, t, f"{row.label or row.key}: 总计 = 各类申请人之和", *terms(cid)))
     return out
 
 
 def check_review_litigation(t: StatTable) -> list[Check]:
     if t.status == "missing":
         return []
-    return [
-        _compare(
-            f"review_litigation.row_total.{rd.key}", t,
-            f"{rd.label}: 总计 = 维持 + 纠正 + 其他 + 尚未审结",
-            [(rd.key, c) for c in ("upheld", "corrected", "other", "pending")],
-            [(rd.key, "total")],
-        )
-        for rd in REVIEW_ROWS
-    ]
+    return [_compare(f"review_litigation.row_total.{rd.key}", t, f"{rd.label}: 总计 = 维持 + 纠正 + 其他 + 尚未审结",
+                     *terms(f"review_litigation.row_total.{rd.key}"))
+            for rd in REVIEW_ROWS]
 
 
 def run_checks(tables: dict[str, StatTable]) -> list[Check]:

@@ -1233,5 +1233,84 @@ def cost_command(
         console.print(f"[dim]prices: {escape(src)}[/]")
 
 
+# --- in the browser: serve and view ----------------------------------------------------------
+
+WEB_EXTRA = "pip install 'gkextract[web]'"
+
+
+def _package(e: ImportError) -> str:
+    """The distribution a failed import names (starlette, not starlette.applications)."""
+    return (e.name or "a web package").split(".")[0]
+
+
+@app.command()
+def serve(
+    db: ExistingDbOption = Path("gkextract.db"),
+    port: Annotated[int, typer.Option("--port", min=0, max=65535,
+                                      help="Port on 127.0.0.1 (0: any free one).")] = 8765,
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Your name in the audit trail "
+                                                                       "(default: $USER).")] = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """Browse the evidence and review in a browser: a local web app on 127.0.0.1.
+
+    Report pages show the full text with every fact, problem and improvement
+    highlighted at its quote and coloured by score, its flags in plain words, the
+    table cell it was checked against, and the three tables with misaligned rows
+    and failed checks marked.  The review queue takes accept, correct and reject
+    (keys a, c, r) and writes the same audit rows as `gkextract review`.  The
+    heatmap counts reports citing each problem category per province.  Needs the
+    web extra: pip install 'gkextract[web]'.
+
+    Example: gkextract serve --db gk.db --reviewer me
+    """
+    database = existing_db(db)
+    with _query_errors():
+        ensure_reports(database)
+    try:
+        from .web import bind, create_app, make_server
+    except ImportError as e:
+        raise fail(f"`gkextract serve` needs {_package(e)}, which is not installed: {WEB_EXTRA}", EXIT_USAGE)
+    try:
+        sock = bind(port)
+    except OSError as e:
+        raise fail(f"cannot listen on 127.0.0.1:{port} ({e.strerror}): give another --port", EXIT_USAGE)
+    who = reviewer_name(reviewer)
+    err_console.print(f"serving {db} at [bold]http://127.0.0.1:{sock.getsockname()[1]}/[/] "
+                      f"(reviewer {escape(who)}); Ctrl-C stops", soft_wrap=True)
+    make_server(create_app(db, who, output.lang)).run(sockets=[sock])
+
+
+@app.command()
+def view(
+    report: Annotated[str, typer.Argument(help="Report id, unique id prefix, or file name prefix.")],
+    html: Annotated[Path, typer.Option("--html", help="Write the page to this file ('-' for stdout).")],
+    below: BelowOpt = None,
+    db: ExistingDbOption = Path("gkextract.db"),
+    lang: LangOption = Lang.zh,
+) -> None:
+    """Write one report's evidence page as a single self-contained HTML file, to share or attach.
+
+    The page `gkextract serve` shows for the report: its text with every quote
+    highlighted and coloured by score, each item's flags and table cell, and the
+    three tables with failed checks marked.  Styles and script are inlined; it
+    opens from disk in any browser with no server.  Needs jinja2 (in the web extra).
+
+    Example: gkextract view 004 --db gk.db --html guanling-2019.html
+    """
+    database = existing_db(db)
+    try:
+        from .pages import report_page
+    except ImportError as e:
+        raise fail(f"`gkextract view` needs {_package(e)}, which is not installed: {WEB_EXTRA}", EXIT_USAGE)
+    with _query_errors():
+        page = report_page(database, report, below, lang=output.lang)
+    if str(html) == "-":
+        typer.echo(page, nl=False)
+        return
+    html.write_text(page, encoding="utf-8")
+    err_console.print(f"wrote {html} ({len(page.encode('utf-8')) / 1024:.0f} KB)", soft_wrap=True)
+
+
 if __name__ == "__main__":
     app()

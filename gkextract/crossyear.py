@@ -184,6 +184,22 @@ def _proactive_label(template: str, row: str) -> str:
     return next((x.label for x in PROACTIVE_ROWS[template] if x.key == row), row)
 
 
+def own_cells(check_id: str, template: str | None) -> list[tuple[str, str]]:
+    """The (row, column) cells of the checked report a cross-year check reads, from its id, so
+    the report page can mark them; [] for an id it does not know (a skipped family check)."""
+    parts = check_id.split(".")
+    if parts[:2] == ["crossyear", "carried_over"] and len(parts) == 3:
+        return [("carried_over", parts[2])]
+    if parts[:2] == ["crossyear", "continuity"] and len(parts) == 3:
+        return [(parts[2], "prev_year_items")]
+    if parts[:2] == ["crossyear", "stock"] and len(parts) == 3 and template in STOCK:
+        stock, added, removed, _ = STOCK[template]
+        return [(parts[2], c) for c in (stock, *added, *removed)]
+    if parts[:2] == ["crossyear", "jump"] and len(parts) == 5:
+        return [(parts[3], parts[4])]
+    return []
+
+
 def report_crossyear_checks(r: _Report, prev: list[_Report]) -> list[dict]:
     """Every cross-year check of one report against last year's copies (best first)."""
     if r.template not in ("2019", "2021"):

@@ -478,6 +478,23 @@ def item_label(table: str, item: dict[str, Any]) -> str:
     return f"[{item['category']}] {item['summary']}"
 
 
+def report_items(db: sqlite_utils.Database, report_id: str, f: Filters,
+                 include_rejected: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Every fact, problem and improvement of one report as reviewed (all columns, JSON decoded), by table
+    and id, with ``review_status`` under the filters' threshold: what `summary` and the report page show."""
+    f = with_threshold(db, f)
+    rejected = "" if include_rejected else " AND i.review_status != 'rejected'"
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in ITEM_TABLES:
+        rows = [decode(r) for r in db.query(
+            f"SELECT i.*, {status_sql(f)} AS status FROM {table}_reviewed i WHERE i.report_id = ?{rejected} "
+            "ORDER BY i.id", [report_id])]
+        for r in rows:
+            r["review_status"] = r.pop("status")   # the view's own column uses the database's threshold
+        out[table] = rows
+    return out
+
+
 def report_summary(db: sqlite_utils.Database, report: str, include_rejected: bool = False,
                    below: float | None = None) -> dict[str, Any]:
     """One report at a glance: metadata, key table numbers, failed checks, the
@@ -498,13 +515,7 @@ def report_summary(db: sqlite_utils.Database, report: str, include_rejected: boo
             "improvements": ("id", "category", "summary", "evidence", "problem_id")}
     items: dict[str, list[dict[str, Any]]] = {}
     flagged = []
-    for table in ITEM_TABLES:
-        rejected = "" if include_rejected else " AND i.review_status != 'rejected'"
-        rows = [decode(r) for r in db.query(
-            f"SELECT i.*, {status_sql(f)} AS status FROM {table}_reviewed i WHERE i.report_id = ?{rejected} "
-            "ORDER BY i.id", [rid])]
-        for r in rows:
-            r["review_status"] = r.pop("status")
+    for table, rows in report_items(db, rid, f, include_rejected).items():
         items[table] = [{**{k: r[k] for k in keep[table]}, "score": r["score"], "flags": r["flags"],
                          "review_status": r["review_status"]} for r in rows]
         flagged += [{"table": table, "id": r["id"], "item": item_label(table, r), "score": r["score"],

@@ -45,7 +45,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_holds_the_prompts_and_the_module_entry(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert {"gkextract/prompts/overview.v2.md", "gkextract/prompts/problems.v2.md", "gkextract/__main__.py",
-            "gkextract/api.py"} <= set(names)
+            "gkextract/api.py", "gkextract/templates/report.html", "gkextract/templates/heatmap.svg",
+            "gkextract/static/app.css", "gkextract/static/app.js"} <= set(names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "gkextract = gkextract.cli:app" in zipfile.ZipFile(wheel).read(entry).decode()
 
@@ -81,3 +82,10 @@ def test_installed_wheel_runs_the_samples_outside_the_repository(wheel: Path, tm
     assert res.returncode == 0, res.stderr
     assert [json.loads(line)["category"] for line in res.stdout.splitlines()] == ["policy_interpretation"] * 2
     assert run(python, "-m", "gkextract", "--version", cwd=work, env=env).stdout.strip() == "gkextract 0.1.0"
+
+    # the report page from the wheel's own templates and assets: one file, styles and script inlined
+    res = run(python, "-m", "gkextract", "view", "004", "--html", "guanling.html", cwd=work, env=env)
+    assert res.returncode == 0, res.stderr
+    page = (work / "guanling.html").read_text(encoding="utf-8")
+    assert "<title>关岭自治县人民政府 2019 · gkextract</title>" in page and "mark.hl.active" in page
+    assert page.count('<li id="item-') == 26 + 6 + 8
