@@ -690,17 +690,21 @@ def interpret_reply(reply: dict[str, Any], model: type[BaseModel]) -> _Outcome:
     """Turn a well-formed completion into a status: ok, refused, truncated, content_filter or invalid.
 
     The one judgement of a reply, for the online path and for batch results alike.
+    ``reply`` passed ``completion_problem``, so its first choice and message are
+    dicts whose content, refusal and finish_reason are text or None: they are
+    read from the dicts as they are (building the SDK's models from them cost
+    more than validating the content).
     """
-    from openai.types.chat import ChatCompletion
-    choice = ChatCompletion.construct(**reply).choices[0]
-    message = choice.message
-    if getattr(message, "refusal", None):
-        return _Outcome("refused", None, message.refusal, f"the model refused: {message.refusal}")
-    if choice.finish_reason == "length":
-        return _Outcome("truncated", None, message.content, "the reply was cut off at the token limit")
-    if choice.finish_reason == "content_filter":
-        return _Outcome("content_filter", None, message.content, "the reply was stopped by the content filter")
+    choice = reply["choices"][0]
+    message = choice["message"]
+    refusal, content, finish = message.get("refusal"), message.get("content"), choice.get("finish_reason")
+    if refusal:
+        return _Outcome("refused", None, refusal, f"the model refused: {refusal}")
+    if finish == "length":
+        return _Outcome("truncated", None, content, "the reply was cut off at the token limit")
+    if finish == "content_filter":
+        return _Outcome("content_filter", None, content, "the reply was stopped by the content filter")
     try:
-        return _Outcome("ok", model.model_validate_json(message.content or ""), message.content)
+        return _Outcome("ok", model.model_validate_json(content or ""), content)
     except ValidationError as e:
-        return _Outcome("invalid", None, message.content, str(e))
+        return _Outcome("invalid", None, content, str(e))
