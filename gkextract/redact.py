@@ -32,8 +32,9 @@ def redact(text: str | None) -> str | None:
 
     The tests are necessary conditions, so the result is what the three
     substitutions give: ``sk-`` is literal; a bearer token contains "bearer"
-    and a key assignment "ap" or "au" in any case (re's IGNORECASE folds these
-    letters only to their ASCII capitals, as ``str.lower`` does).
+    and a key assignment "api" or "auth" in any case.  re's IGNORECASE folds
+    these letters only to their ASCII capitals, as ``str.lower`` does, except
+    i, which also matches İ (lowered to "i̇") and ı (lowered to itself).
     """
     if not text:
         return text
@@ -44,7 +45,7 @@ def redact(text: str | None) -> str | None:
     lower = text.lower()
     if "bearer" in lower:
         text = _KEY_LIKE[1].sub("Bearer " + REDACTED, text)
-    if "ap" in lower or "au" in lower:
+    if "api" in lower or "apı" in lower or "auth" in lower:
         text = _KEY_LIKE[2].sub(lambda m: m.group(1) + REDACTED, text)
     return text
 
