@@ -482,6 +482,8 @@ async def extract_reports_async(db: sqlite_utils.Database, settings: LLMSettings
 
     Arguments as for ``extract_reports``.  ``summary`` is filled in as sections
     are saved, so a caller that cancels the task still knows what was saved.
+    Until it returns, a thread of its own writes to ``db``: read it meanwhile if
+    you like, but do not write to the same connection.
     """
     if refresh and settings.mode is Mode.replay:
         raise ValueError("--refresh asks the model again: it needs --mode live or record, not replay")
