@@ -244,7 +244,6 @@ class ReplyStore:
         self.path(key).unlink(missing_ok=True)
 
     def put(self, key: str, body: dict[str, Any], context: str | None, response: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
         record: dict[str, Any] = {
             "key": key,
             "source": self.source,
@@ -265,12 +264,17 @@ class ReplyStore:
             record["imitates_model"] = self.imitates_model
         if self.note:
             record["note"] = self.note
+        data = json.dumps(record, ensure_ascii=False, indent=1)   # written at once, not a write per token
         # A temporary name of its own (processes and tasks may save the same key at once),
         # then an atomic rename: a killed run never leaves half a file, nor takes another's.
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
+        except FileNotFoundError:   # the first reply: the folder is made once, not checked on every put
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f, ensure_ascii=False, indent=1)
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path(key))
