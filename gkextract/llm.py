@@ -32,6 +32,7 @@ import time
 import tomllib
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -468,9 +469,25 @@ class LLMClient:
     url: httpx.URL
     headers: dict[str, str]
     timeout: dict[str, float | None]
+    # One thread writes the validated replies to the store, one after another: a thread per put from
+    # asyncio's pool ran several file creations and fsyncs at once, which cost more CPU than they saved.
+    saver: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="gkextract-saver"))
+
+    async def save(self, key: str, body: dict[str, Any], context: str | None, reply: dict[str, Any]) -> None:
+        """Put a validated reply in the store, in the saver thread (the event loop goes on meanwhile).
+
+        Shielded: a task cancelled (Ctrl-C, its deadline) while its reply waits for the thread still
+        gets it saved, as a put already running in a thread always was; ``aclose`` waits for it.
+        """
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(
+            self.saver, self.store.put, key, body, context, reply))
 
     async def aclose(self) -> None:
-        await self.api.close()
+        try:
+            await self.api.close()
+        finally:
+            self.saver.shutdown(wait=True)
 
 
 def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None,
@@ -577,8 +594,9 @@ async def structured_call(client: LLMClient, settings: LLMSettings, messages: li
                     refresh = True
                     continue
                 if outcome.status == "ok" and not sent.cached and client.mode is not Mode.replay:
-                    # fsync in a thread: the event loop keeps serving the other requests meanwhile
-                    await asyncio.to_thread(client.store.put, request.key, request.body, context, sent.reply)
+                    # fsync in the saver thread: the event loop keeps serving the other requests meanwhile,
+                    # and the request's task goes on only once its reply is safe (a kill -9 loses no paid reply)
+                    await client.save(request.key, request.body, context, sent.reply)
                 if outcome.status == "invalid" and result.reasks < settings.max_reasks:
                     result.reasks += 1
                     messages = messages + [
