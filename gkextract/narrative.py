@@ -21,6 +21,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -437,6 +438,9 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
                 if res is not None:   # None: left pending by the budget
                     res, counts = store_result(db, rid, kind, prompts[kind], settings, res, threshold)
                     written.append((rid, kind, res, counts))
+                    # Hand the GIL to the event loop between sections: grounding is Python, and the loop
+                    # would otherwise wait up to the 5 ms switch interval to read the next reply.
+                    time.sleep(0)
         return written
 
     def count(written: list[tuple[str, str, CallResult, dict[str, int]]]) -> None:
