@@ -98,7 +98,10 @@ async def extract_async(db: Database, settings: LLMSettings | None = None, *, re
                         budget: Budget | None = None, on_total: Callable[[int], None] | None = None,
                         on_done: Callable[[str, str, CallResult], None] | None = None,
                         **setting: Any) -> ExtractSummary:
-    """``extract`` as a coroutine, on the caller's event loop: ``await gkextract.extract_async(db, …)``."""
+    """``extract`` as a coroutine, on the caller's event loop: ``await gkextract.extract_async(db, …)``.
+
+    Until it returns, a thread of its own writes to ``db``: do not write to the same connection meanwhile.
+    """
     from .narrative import extract_reports_async
     return await extract_reports_async(db, _settings(settings, setting), report_ids=report_ids,
                                        threshold=_threshold(db, threshold), refresh=refresh, store=store,

@@ -24,6 +24,7 @@ when reading (queries), never written into the rows.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,17 +89,37 @@ class Span:
 
 
 class Grounder:
-    """Locates quotes in one report; folded text is computed once per region, not per item."""
+    """Locates quotes in one report; what the items of a section share is computed once.
+
+    Folded text once per region, a quote folded once however often it is
+    matched, and the numbers of a located quote found once for all the facts
+    that quote (a training's sessions and participants, a platform's values).
+    """
 
     def __init__(self, text: str, section: tuple[int, int]) -> None:
         self.text = text
         self.section = section
         self._folded: dict[tuple[int, int], Normalized] = {}
+        self._quotes: dict[str, str] = {}
+        self._numbers: dict[str, _Numbers] = {}
 
     def _region(self, lo: int, hi: int) -> Normalized:
         if (lo, hi) not in self._folded:
             self._folded[(lo, hi)] = fold(self.text[lo:hi])
         return self._folded[(lo, hi)]
+
+    def folded(self, quote: str) -> str:
+        """``fold(quote).text``, once per quote."""
+        q = self._quotes.get(quote)
+        if q is None:
+            q = self._quotes[quote] = fold(quote).text
+        return q
+
+    def numbers(self, located: str) -> _Numbers:
+        n = self._numbers.get(located)
+        if n is None:
+            n = self._numbers[located] = _Numbers(located)
+        return n
 
     def locate(self, quote: str, lo: int = 0, hi: int | None = None) -> Span:
         """Find ``quote`` in ``text[lo:hi]``: exact, then folded, then fuzzy."""
@@ -110,7 +131,7 @@ class Grounder:
         if i != -1:
             return Span(i, i + len(quote), "exact", 100.0)
         region = self._region(lo, hi)
-        q = fold(quote).text
+        q = self.folded(quote)
         if not q:
             return Span(None, None, "none", 0.0)
         j = region.text.find(q)
@@ -194,15 +215,46 @@ class Fact:
     evidence: str
 
 
+_DELIM_RE = re.compile(f"[{_DELIMS}]")
+
+
 def _context(text: str, q: Quantity, floor: int = 0) -> str:
     """The clause a number sits in: from the delimiter before it to the one after it.
 
     Chinese names a measure before its number ("办结149件") or after it
     ("1件结转到2021年度"), so both sides count.
     """
-    lo = max([floor] + [text.rfind(c, floor, q.start) + 1 for c in _DELIMS])
-    after = [i for i in (text.find(c, q.end) for c in _DELIMS) if i != -1]
-    return text[lo:q.start] + text[q.end:min(after) if after else len(text)]
+    return _Numbers(text).context(q, floor)
+
+
+class _Numbers:
+    """A located quote's quantities and the clause around each, found once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._quantities: list[Quantity] | None = None
+        self._delims = [m.start() for m in _DELIM_RE.finditer(text)]
+        self._contexts: dict[tuple[int, int], str] = {}
+
+    @property
+    def quantities(self) -> list[Quantity]:
+        if self._quantities is None:
+            self._quantities = find_quantities(self.text)
+        return self._quantities
+
+    def context(self, q: Quantity, floor: int = 0) -> str:
+        """``_context(text, q, floor)``: the last delimiter in [floor, q.start) and the first at or after q.end."""
+        if floor == 0 and (q.start, q.end) in self._contexts:
+            return self._contexts[(q.start, q.end)]
+        d = self._delims
+        i = bisect.bisect_left(d, q.start)
+        lo = d[i - 1] + 1 if i and d[i - 1] >= floor else floor
+        j = bisect.bisect_left(d, q.end)
+        hi = d[j] if j < len(d) else len(self.text)
+        c = self.text[lo:q.start] + self.text[q.end:hi]
+        if floor == 0:
+            self._contexts[(q.start, q.end)] = c
+        return c
 
 
 def _fact_value(f: Fact) -> tuple[float, str | None]:
@@ -231,11 +283,11 @@ def _context_words(f: Fact) -> tuple[str, ...]:
 _RESPECTIVELY = re.compile(r"分别")
 
 
-def _other_platform(f: Fact, located: str, q: Quantity) -> bool:
+def _other_platform(f: Fact, located: str, q: Quantity, numbers: _Numbers | None = None) -> bool:
     """"政府网站1个、政务新媒体2个": a number whose own clause names another kind of platform."""
     if f.kind != "platform" or _RESPECTIVELY.search(located):   # 分别 pairs them in order instead
         return False
-    clause = _context(located, q)
+    clause = (numbers or _Numbers(located)).context(q)
     own = _PLATFORM_WORDS.get(f.attributes.get("type", ""), ())
     if not own:
         return False
@@ -263,16 +315,20 @@ def _respectively(f: Fact, located: str, q: Quantity, quantities: list[Quantity]
     return numbers[kinds.index(f.attributes["type"])] is not q
 
 
-def check_number(f: Fact, located: str) -> tuple[list[str], Quantity | None]:
-    """Flags for the fact's number against the located text, and the quantity it binds to."""
+def check_number(f: Fact, located: str, numbers: _Numbers | None = None) -> tuple[list[str], Quantity | None]:
+    """Flags for the fact's number against the located text, and the quantity it binds to.
+
+    ``numbers`` is ``located``'s quantities and clauses when the caller already has them (Grounder.numbers).
+    """
     if f.value is None:
         return [], None
     value, unit = _fact_value(f)
     words = _context_words(f)
     if value == 0 and words and any(_ZERO_WORDS.search(c) and any(w in c for w in words)
-                                    for c in re.split(f"[{_DELIMS}]", located)):
+                                    for c in _DELIM_RE.split(located)):
         return [], None      # "无行政诉讼案件": zero stated in words, for this measure
-    quantities = [q for q in find_quantities(located)]
+    numbers = numbers or _Numbers(located)
+    context, quantities = numbers.context, numbers.quantities
     matches = [q for q in quantities if _same(q.value, value) and (not q.is_year or unit == "年")]
     if not matches:
         if value == 0 and _ZERO_WORDS.search(located):
@@ -281,15 +337,15 @@ def check_number(f: Fact, located: str) -> tuple[list[str], Quantity | None]:
             return ["number_bound_elsewhere"], None   # only as a year
         return ["number_not_in_quote"], None
     flags: list[str] = []
-    bound = [q for q in matches if not words or any(w in _context(located, q) for w in words)]
+    bound = [q for q in matches if not words or any(w in context(q) for w in words)]
     if words and not bound:
         others = [q for q in quantities if not q.is_year and not _same(q.value, value)
-                  and any(w in _context(located, q) for w in words)]
+                  and any(w in context(q) for w in words)]
         if others:
             flags.append("number_bound_elsewhere")
     q = (bound or matches)[0]
     if "number_bound_elsewhere" not in flags and (
-            _respectively(f, located, q, quantities) or _other_platform(f, located, q)
+            _respectively(f, located, q, quantities) or _other_platform(f, located, q, numbers)
             or (unit and q.unit is None and any(o.unit == unit and not _same(o.value, value) for o in quantities))):
         flags.append("number_bound_elsewhere")
     expected = _UNITS.get(f.metric or "")
@@ -365,7 +421,7 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
 
 def keyword_category(text: str) -> str | None:
     """The category whose words the text uses most; None on a tie or no word at all."""
-    hits = {c: sum(text.count(w) for w in words) for c, words in CATEGORY_WORDS.items()}
+    hits = {c: sum(map(text.count, words)) for c, words in CATEGORY_WORDS.items()}
     best = max(hits.values())
     top = [c for c, n in hits.items() if n == best]
     return top[0] if best and len(top) == 1 else None
@@ -409,11 +465,11 @@ def _located(grounder: Grounder, span: Span, evidence: str) -> str:
     return grounder.text[span.start:span.end] if span.start is not None else evidence
 
 
-def copied_from_prompt(evidence: str, prompt_text: str | None) -> bool:
+def copied_from_prompt(evidence: str, prompt_text: str | None, grounder: Grounder | None = None) -> bool:
     """The quote (8+ characters) occurs in the prompt: the model copied an example."""
-    if not prompt_text:
+    if not prompt_text or len(evidence) < 8:     # folding never lengthens a text
         return False
-    q = fold(evidence).text
+    q = grounder.folded(evidence) if grounder is not None else fold(evidence).text
     return len(q) >= 8 and q in _folded_prompt(prompt_text)
 
 
@@ -439,7 +495,7 @@ def assess_fact(f: Fact, grounder: Grounder, *, table: TableRef | None = None, r
     """Locate, check number, unit, approximation, status and table, and score one fact."""
     flags: list[str] = []
     span = _locate(f.evidence, grounder, flags)
-    if copied_from_prompt(f.evidence, prompt_text):
+    if copied_from_prompt(f.evidence, prompt_text, grounder):
         flags.append("copied_from_prompt")
     located = _located(grounder, span, f.evidence)
     a = Assessment(span)
@@ -447,7 +503,7 @@ def assess_fact(f: Fact, grounder: Grounder, *, table: TableRef | None = None, r
         if f.kind != "supervision":
             flags.append("no_value")
     else:
-        more, a.bound = check_number(f, located)
+        more, a.bound = check_number(f, located, grounder.numbers(located))
         flags += more
     if f.kind == "training":
         flags += check_training_status(f.attributes.get("status"), grounder.sentence(span) or located)
@@ -489,7 +545,7 @@ def assess_statement(kind: Literal["problem", "improvement"], evidence: str, cat
     """A problem or an improvement: where its quote is, whether it reads as one, its category."""
     flags: list[str] = []
     span = _locate(evidence, grounder, flags)
-    if copied_from_prompt(evidence, prompt_text):
+    if copied_from_prompt(evidence, prompt_text, grounder):
         flags.append("copied_from_prompt")
     located = _located(grounder, span, evidence)
     sentence = grounder.sentence(span) or located

@@ -32,6 +32,7 @@ import time
 import tomllib
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -244,7 +245,6 @@ class ReplyStore:
         self.path(key).unlink(missing_ok=True)
 
     def put(self, key: str, body: dict[str, Any], context: str | None, response: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
         record: dict[str, Any] = {
             "key": key,
             "source": self.source,
@@ -265,12 +265,17 @@ class ReplyStore:
             record["imitates_model"] = self.imitates_model
         if self.note:
             record["note"] = self.note
+        data = json.dumps(record, ensure_ascii=False, indent=1)   # written at once, not a write per token
         # A temporary name of its own (processes and tasks may save the same key at once),
         # then an atomic rename: a killed run never leaves half a file, nor takes another's.
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
+        except FileNotFoundError:   # the first reply: the folder is made once, not checked on every put
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f, ensure_ascii=False, indent=1)
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path(key))
@@ -464,9 +469,25 @@ class LLMClient:
     url: httpx.URL
     headers: dict[str, str]
     timeout: dict[str, float | None]
+    # One thread writes the validated replies to the store, one after another: a thread per put from
+    # asyncio's pool ran several file creations and fsyncs at once, which cost more CPU than they saved.
+    saver: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="gkextract-saver"))
+
+    async def save(self, key: str, body: dict[str, Any], context: str | None, reply: dict[str, Any]) -> None:
+        """Put a validated reply in the store, in the saver thread (the event loop goes on meanwhile).
+
+        Shielded: a task cancelled (Ctrl-C, its deadline) while its reply waits for the thread still
+        gets it saved, as a put already running in a thread always was; ``aclose`` waits for it.
+        """
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(
+            self.saver, self.store.put, key, body, context, reply))
 
     async def aclose(self) -> None:
-        await self.api.close()
+        try:
+            await self.api.close()
+        finally:
+            self.saver.shutdown(wait=True)
 
 
 def make_client(settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None,
@@ -573,8 +594,9 @@ async def structured_call(client: LLMClient, settings: LLMSettings, messages: li
                     refresh = True
                     continue
                 if outcome.status == "ok" and not sent.cached and client.mode is not Mode.replay:
-                    # fsync in a thread: the event loop keeps serving the other requests meanwhile
-                    await asyncio.to_thread(client.store.put, request.key, request.body, context, sent.reply)
+                    # fsync in the saver thread: the event loop keeps serving the other requests meanwhile,
+                    # and the request's task goes on only once its reply is safe (a kill -9 loses no paid reply)
+                    await client.save(request.key, request.body, context, sent.reply)
                 if outcome.status == "invalid" and result.reasks < settings.max_reasks:
                     result.reasks += 1
                     messages = messages + [
@@ -690,17 +712,21 @@ def interpret_reply(reply: dict[str, Any], model: type[BaseModel]) -> _Outcome:
     """Turn a well-formed completion into a status: ok, refused, truncated, content_filter or invalid.
 
     The one judgement of a reply, for the online path and for batch results alike.
+    ``reply`` passed ``completion_problem``, so its first choice and message are
+    dicts whose content, refusal and finish_reason are text or None: they are
+    read from the dicts as they are (building the SDK's models from them cost
+    more than validating the content).
     """
-    from openai.types.chat import ChatCompletion
-    choice = ChatCompletion.construct(**reply).choices[0]
-    message = choice.message
-    if getattr(message, "refusal", None):
-        return _Outcome("refused", None, message.refusal, f"the model refused: {message.refusal}")
-    if choice.finish_reason == "length":
-        return _Outcome("truncated", None, message.content, "the reply was cut off at the token limit")
-    if choice.finish_reason == "content_filter":
-        return _Outcome("content_filter", None, message.content, "the reply was stopped by the content filter")
+    choice = reply["choices"][0]
+    message = choice["message"]
+    refusal, content, finish = message.get("refusal"), message.get("content"), choice.get("finish_reason")
+    if refusal:
+        return _Outcome("refused", None, refusal, f"the model refused: {refusal}")
+    if finish == "length":
+        return _Outcome("truncated", None, content, "the reply was cut off at the token limit")
+    if finish == "content_filter":
+        return _Outcome("content_filter", None, content, "the reply was stopped by the content filter")
     try:
-        return _Outcome("ok", model.model_validate_json(message.content or ""), message.content)
+        return _Outcome("ok", model.model_validate_json(content or ""), content)
     except ValidationError as e:
-        return _Outcome("invalid", None, message.content, str(e))
+        return _Outcome("invalid", None, content, str(e))

@@ -21,7 +21,9 @@ import contextlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -148,19 +150,19 @@ def ground(parsed: OverviewFacts | ProblemsFacts, ctx: SectionContext, reasks: i
 
 
 def section_context(db: sqlite_utils.Database, report_id: str, section: str, prompt: Prompt,
-                    cells_cache: dict[str, Cells] | None = None) -> SectionContext:
-    """What grounding needs; ``cells_cache`` keeps a report's cells for its other section."""
+                    with_cells: bool = True) -> SectionContext:
+    """What grounding needs about a section's report.
+
+    ``with_cells`` False: the report's table cells are not read (only overview
+    facts are checked against the tables, so a problems section needs none).
+    """
     text, s_start, s_end, template = db.execute(
         "SELECT r.text, s.span_start, s.span_end, r.template FROM reports r JOIN sections s ON s.report_id = r.id "
         "WHERE r.id = ? AND s.kind = ?", [report_id, section]).fetchone()
-    cells = cells_cache.pop(report_id, None) if cells_cache is not None else None
-    if cells is None:
+    cells: Cells = {}
+    if with_cells:
         cells = {(t, r, c): (v, st) for t, r, c, v, st in db.execute(
             "SELECT table_key, row_key, col_key, value, status FROM table_cells WHERE report_id = ?", [report_id])}
-        if cells_cache is not None:
-            if len(cells_cache) > 256:
-                cells_cache.clear()
-            cells_cache[report_id] = cells
     return SectionContext(text, (s_start, s_end), cells, template, prompt.text)
 
 
@@ -347,8 +349,7 @@ async def extract_section(client, settings: LLMSettings, prompt: Prompt, issuer:
 # --- the batch ---------------------------------------------------------------------------------
 
 def store_result(db: sqlite_utils.Database, rid: str, kind: str, prompt: Prompt, settings: LLMSettings,
-                 res: CallResult, threshold: float, mode: str | None = None,
-                 cells_cache: dict[str, Cells] | None = None) -> tuple[CallResult, dict[str, int]]:
+                 res: CallResult, threshold: float, mode: str | None = None) -> tuple[CallResult, dict[str, int]]:
     """Ground a section's result and write it (``mode`` "batch" for a batch reply), whatever it is.
 
     Grounding or storing that fails becomes the section's ``error`` status (the
@@ -359,7 +360,7 @@ def store_result(db: sqlite_utils.Database, rid: str, kind: str, prompt: Prompt,
     try:
         grounded = None
         if res.status == "ok" and res.parsed is not None:
-            ctx = section_context(db, rid, kind, prompt, cells_cache)
+            ctx = section_context(db, rid, kind, prompt, with_cells=isinstance(res.parsed, OverviewFacts))
             grounded = ground(res.parsed, ctx, res.reasks)  # type: ignore[arg-type]
         return res, write_extraction(db, rid, kind, settings.model, prompt.version,
                                      settings.response_format.value, mode, res, grounded, threshold)
@@ -391,19 +392,24 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
                          prompts: dict[str, Prompt], threshold: float, summary: ExtractSummary,
                          transport: httpx.AsyncBaseTransport | None, store: ReplyStore | None,
                          on_done: Callable[[str, str, CallResult], None] | None, refresh: bool) -> None:
-    """``concurrency`` workers call the model; this task alone writes to the database.
+    """``concurrency`` workers call the model; one writer thread alone writes to the database.
 
-    A worker turns anything a section raises into that section's status.  The
-    writer takes every result that has arrived (up to WRITE_GROUP) and writes
-    them in one transaction, each in a savepoint.  On cancellation (Ctrl-C) the
-    workers are cancelled and awaited, then the client is closed: no request
-    outlives the client, no task exception goes unseen.
+    A worker turns anything a section raises into that section's status.  This
+    task takes every result that has arrived (up to WRITE_GROUP) and hands them
+    to the writer thread, which grounds them and writes them in one
+    transaction, each in a savepoint: grounding and SQLite run off the event
+    loop, which meanwhile keeps the requests going (the workers only read the
+    sections they send; SQLite serialises the connection's use).  Results are
+    counted and ``on_done`` called here, on the loop, once their group is
+    committed.  On cancellation (Ctrl-C) a group being written is finished and
+    counted, the workers are cancelled and awaited, then the client is closed:
+    no request outlives the client, no task exception goes unseen, and the
+    database is no longer in use when this returns.
     """
     client = make_client(settings, transport, store)
     queue = iter(todo)
     results: asyncio.Queue[tuple[str, str, CallResult]] = asyncio.Queue()
     budget = summary.budget
-    cells_cache: dict[str, Cells] = {}
 
     async def worker() -> None:
         for rid, kind in queue:
@@ -425,6 +431,26 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
                 budget.settle(estimate, res)
             results.put_nowait((rid, kind, res))
 
+    def write(group: list[tuple[str, str, CallResult | None]]) -> list[tuple[str, str, CallResult, dict[str, int]]]:
+        written = []
+        with db.atomic():
+            for rid, kind, res in group:
+                if res is not None:   # None: left pending by the budget
+                    res, counts = store_result(db, rid, kind, prompts[kind], settings, res, threshold)
+                    written.append((rid, kind, res, counts))
+                    # Hand the GIL to the event loop between sections: grounding is Python, and the loop
+                    # would otherwise wait up to the 5 ms switch interval to read the next reply.
+                    time.sleep(0)
+        return written
+
+    def count(written: list[tuple[str, str, CallResult, dict[str, int]]]) -> None:
+        for rid, kind, res, counts in written:
+            count_result(summary, rid, kind, res, counts)
+            if on_done:
+                on_done(rid, kind, res)
+
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gkextract-writer")
+    writing: Future | None = None   # the group in the writer thread, until it is counted
     workers = [asyncio.create_task(worker()) for _ in range(min(settings.concurrency, len(todo)))]
     try:
         left = len(todo)
@@ -433,18 +459,15 @@ async def _extract_async(db: sqlite_utils.Database, settings: LLMSettings, todo:
             while len(group) < WRITE_GROUP and not results.empty():
                 group.append(results.get_nowait())
             left -= len(group)
-            written = []
-            with db.atomic():
-                for rid, kind, res in group:
-                    if res is not None:   # None: left pending by the budget
-                        res, counts = store_result(db, rid, kind, prompts[kind], settings, res, threshold,
-                                                   cells_cache=cells_cache)
-                        written.append((rid, kind, res, counts))
-            for rid, kind, res, counts in written:
-                count_result(summary, rid, kind, res, counts)
-                if on_done:
-                    on_done(rid, kind, res)
+            writing = writer.submit(write, group)
+            written = await asyncio.shield(asyncio.wrap_future(writing))
+            writing = None
+            count(written)
     finally:
+        if writing is not None:    # cancelled while a group was being written: it commits, so count it
+            with contextlib.suppress(Exception):   # a failed write raised where it was awaited
+                count(writing.result())
+        writer.shutdown(wait=True)
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
@@ -463,6 +486,8 @@ async def extract_reports_async(db: sqlite_utils.Database, settings: LLMSettings
 
     Arguments as for ``extract_reports``.  ``summary`` is filled in as sections
     are saved, so a caller that cancels the task still knows what was saved.
+    Until it returns, a thread of its own writes to ``db``: read it meanwhile if
+    you like, but do not write to the same connection.
     """
     if refresh and settings.mode is Mode.replay:
         raise ValueError("--refresh asks the model again: it needs --mode live or record, not replay")

@@ -28,13 +28,26 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str | None) -> str | None:
+    """Every reply passes through here, so each pattern runs only where it could match.
+
+    The tests are necessary conditions, so the result is what the three
+    substitutions give: ``sk-`` is literal; a bearer token contains "bearer"
+    and a key assignment "api" or "auth" in any case.  re's IGNORECASE folds
+    these letters only to their ASCII capitals, as ``str.lower`` does, except
+    i, which also matches İ (lowered to "i̇") and ı (lowered to itself).
+    """
     if not text:
         return text
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = _KEY_LIKE[0].sub(REDACTED, text)
-    text = _KEY_LIKE[1].sub("Bearer " + REDACTED, text)
-    return _KEY_LIKE[2].sub(lambda m: m.group(1) + REDACTED, text)
+    if "sk-" in text:
+        text = _KEY_LIKE[0].sub(REDACTED, text)
+    lower = text.lower()
+    if "bearer" in lower:
+        text = _KEY_LIKE[1].sub("Bearer " + REDACTED, text)
+    if "api" in lower or "apı" in lower or "auth" in lower:
+        text = _KEY_LIKE[2].sub(lambda m: m.group(1) + REDACTED, text)
+    return text
 
 
 def clip(text: str | None, limit: int = 2000) -> str | None:

@@ -745,7 +745,9 @@ def open_db(path: str | Path) -> Database:
         if p.parent and not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread off: extract_reports may hand the connection to a worker thread (run_sync, inside
-        # Jupyter's event loop) while the opening thread waits; it is never used by two threads at once.
+        # Jupyter's event loop) while the opening thread waits, and its writer thread writes while the event
+        # loop reads the sections it sends.  SQLite serialises a connection's use (sqlite3.threadsafety 3);
+        # only one thread ever writes.
         db = Database(sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
