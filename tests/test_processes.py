@@ -62,7 +62,9 @@ def no_traceback(*outputs: str) -> None:
 
 
 def test_ctrl_c_mid_batch_exits_130_says_what_was_saved_and_a_rerun_resumes(tmp_path, sample_db):
-    with FakeServer(latency=0.3) as server:
+    # Replies slow enough that the signal lands mid-batch even on a loaded machine (at 0.3 s the
+    # second wave could finish before a busy process took the signal, and the run rightly ended 0).
+    with FakeServer(latency=1.5) as server:
         proc = gk(*run_args(tmp_path), server=server, tmp=tmp_path)
         wait_for(lambda: sum(r.answered for r in server.log) >= 3)
         proc.send_signal(signal.SIGINT)
@@ -91,7 +93,7 @@ def cached_contexts(tmp: Path) -> set[str]:
 
 
 def test_kill_9_mid_batch_then_rerun_loses_nothing_and_pays_again_only_for_calls_in_flight(tmp_path, sample_db):
-    with FakeServer(latency=0.3) as server:
+    with FakeServer(latency=1.5) as server:   # mid-batch even on a loaded machine, as above
         proc = gk(*run_args(tmp_path), server=server, tmp=tmp_path)
         wait_for(lambda: sum(r.answered for r in server.log) >= 4)
         proc.kill()
