@@ -23,12 +23,23 @@ from samples import REPORTS
 SECTIONS = 10          # the five samples, overview + problems each
 
 
+def as_from_a_terminal() -> None:
+    """Ctrl-C reaches the child as it would from a shell: default disposition, not blocked.
+
+    A child inherits its parent's ignored and blocked signals, and what an earlier test in
+    this pytest process left behind would otherwise decide whether SIGINT arrives at all.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def gk(*args: str, server: FakeServer, tmp: Path) -> subprocess.Popen:
     env = {**os.environ, "OPENAI_API_KEY": "sk-test-processes-0123456789", "GKEXTRACT_CONFIG": str(tmp / "none.toml"),
            "COLUMNS": "200"}
     return subprocess.Popen([sys.executable, "-m", "gkextract.cli", *args, "--base-url", server.url,
                              "--fixtures", str(tmp / "cache"), "-j", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=as_from_a_terminal)
 
 
 def run_args(tmp: Path) -> tuple[str, ...]:
